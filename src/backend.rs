@@ -185,6 +185,7 @@ mod tests {
     #[test]
     fn missing_backend_lists_compiled() {
         if BackendKind::Wgpu.is_compiled() {
+            eprintln!("skipped: this build has the wgpu feature, so wgpu is not missing");
             return;
         }
         let err = BackendChoice::new("wgpu", 0, Precision::F32)

@@ -1,0 +1,239 @@
+//! End-to-end checks of the shared command-line behaviour: backends, config errors and run
+//! folders. They run the built binary in temporary folders.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn trainlab(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainlab"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("the trainlab binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Writes a config file and returns the temporary folder that holds it.
+fn config_dir(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.toml"), text).unwrap();
+    dir
+}
+
+fn artifacts_is_empty(dir: &Path) -> bool {
+    let artifacts = dir.join("artifacts");
+    !artifacts.exists() || std::fs::read_dir(&artifacts).unwrap().next().is_none()
+}
+
+const MINIMAL: &str = "[experiment]\ntask = \"mixture\"\nseed = 1\n";
+
+#[test]
+fn backends_lists_flex() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = trainlab(&["backends"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("flex") && l.contains("yes")),
+        "{text}"
+    );
+}
+
+#[test]
+fn config_show_applies_set() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(
+        &["config", "show", "x.toml", "--set", "experiment.seed=3"],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let shown: toml::Table = toml::from_str(&stdout(&output)).unwrap();
+    assert_eq!(shown["experiment"]["seed"].as_integer(), Some(3));
+    assert_eq!(shown["backend"]["name"].as_str(), Some("flex"));
+}
+
+#[test]
+fn set_value_without_quotes_is_string() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(
+        &[
+            "config",
+            "show",
+            "x.toml",
+            "--set",
+            "experiment.name=my-run",
+        ],
+        dir.path(),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("name = \"my-run\""),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn unknown_key_names_line_and_suggestion() {
+    let dir = config_dir("[experiment]\ntask = \"mixture\"\n\n[backend]\nnmae = \"flex\"\n");
+    let output = trainlab(&["train", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("unknown key 'backend.nmae' at x.toml:5"),
+        "{message}"
+    );
+    assert!(message.contains("did you mean 'name'?"), "{message}");
+    assert!(artifacts_is_empty(dir.path()), "a run folder was created");
+}
+
+#[test]
+fn unknown_key_from_set_named() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(
+        &["train", "x.toml", "--set", "experiment.sed=2"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("unknown key 'experiment.sed' in --set experiment.sed=2"),
+        "{message}"
+    );
+    assert!(message.contains("did you mean 'seed'?"), "{message}");
+}
+
+#[test]
+fn wrong_type_names_key_and_line() {
+    let dir = config_dir("[experiment]\ntask = \"mixture\"\nseed = \"abc\"\n");
+    let output = trainlab(&["train", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("'experiment.seed' at x.toml:3"),
+        "{message}"
+    );
+    assert!(message.contains("\"abc\""), "{message}");
+    assert!(artifacts_is_empty(dir.path()), "a run folder was created");
+}
+
+#[test]
+fn misspelled_value_suggests_variant() {
+    let dir = config_dir("[experiment]\ntask = \"mixture\"\n[backend]\nprecision = \"f46\"\n");
+    let output = trainlab(&["config", "show", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("'backend.precision' at x.toml:4"),
+        "{message}"
+    );
+    assert!(message.contains("did you mean 'f64'?"), "{message}");
+}
+
+#[test]
+fn missing_task_rejected() {
+    let dir = config_dir("[experiment]\nseed = 1\n");
+    let output = trainlab(&["config", "show", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("missing key 'experiment.task'"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn invalid_toml_names_line() {
+    let dir = config_dir("[experiment]\ntask = \"mixture\"\nseed = = 1\n");
+    let output = trainlab(&["config", "show", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("invalid TOML at x.toml:3"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn missing_config_file_is_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = trainlab(&["train", "nope.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot read config file nope.toml"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn uncompiled_backend_lists_compiled() {
+    if cfg!(feature = "wgpu") {
+        eprintln!("skipped: this build has the wgpu feature, so wgpu is not missing");
+        return;
+    }
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(&["train", "x.toml", "--backend", "wgpu"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("compiled: flex"), "{message}");
+    assert!(message.contains("--features wgpu"), "{message}");
+    assert!(artifacts_is_empty(dir.path()), "a run folder was created");
+}
+
+#[test]
+fn unknown_backend_rejected() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(&["train", "x.toml", "--backend", "tpu"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("unknown backend 'tpu'"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn out_folder_not_empty_refused() {
+    let dir = config_dir(MINIMAL);
+    std::fs::create_dir(dir.path().join("results")).unwrap();
+    std::fs::write(dir.path().join("results/keep.txt"), "earlier results").unwrap();
+    let output = trainlab(&["train", "x.toml", "--out", "results"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not empty"),
+        "{}",
+        stderr(&output)
+    );
+    let kept = std::fs::read_to_string(dir.path().join("results/keep.txt")).unwrap();
+    assert_eq!(kept, "earlier results");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("results"))
+            .unwrap()
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn bad_set_syntax_rejected() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(
+        &["config", "show", "x.toml", "--set", "experiment.seed"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("expected section.key=value"),
+        "{}",
+        stderr(&output)
+    );
+}
