@@ -9,7 +9,7 @@ use burn::tensor::{Device, FloatDType};
 use crate::config::Precision;
 use crate::error::input_error;
 
-/// A backend trainlab knows about, compiled in or not.
+/// A backend trainlab supports, whether or not this binary compiles it in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
     Flex,
@@ -26,7 +26,7 @@ impl BackendKind {
         BackendKind::Cuda,
     ];
 
-    /// The config name, which is also the cargo feature that compiles it in.
+    /// Returns the config name, which is also the cargo feature that compiles it in.
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Flex => "flex",
@@ -54,7 +54,7 @@ impl BackendKind {
         }
     }
 
-    /// Why a precision cannot run correctly on this backend, or `None` when it can.
+    /// Returns why a precision cannot run correctly on this backend, or `None` when it can.
     pub fn precision_problem(self, precision: Precision) -> Option<&'static str> {
         match (self, precision) {
             (BackendKind::Wgpu, Precision::F64) => Some(
@@ -79,7 +79,7 @@ impl BackendKind {
     }
 }
 
-/// The names of the backends compiled into this binary.
+/// Returns the names of the backends compiled into this binary.
 pub fn compiled_backends() -> Vec<&'static str> {
     BackendKind::ALL
         .into_iter()
@@ -131,7 +131,7 @@ impl BackendChoice {
             Precision::F32 => FloatDType::F32,
             Precision::F64 => FloatDType::F64,
         };
-        // Settings can be set once per device per process; a second run in the same process
+        // Burn accepts settings once per device per process. A second run in the same process
         // (a sweep, a test) finds them already set, which is fine when they match.
         if device.configure(dtype).is_err() && device.settings().float_dtype != dtype.into() {
             anyhow::bail!(

@@ -20,7 +20,7 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Writes a config file and returns the temporary folder that holds it.
+/// Writes `x.toml` into a new temporary folder and returns the folder.
 fn config_dir(text: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x.toml"), text).unwrap();
