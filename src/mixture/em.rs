@@ -4,7 +4,7 @@
 //! all users (dense) and a stream of smaller blocks (chunked) give the same M-step. Missing
 //! entries carry mask 0 and value 0, so every sum below runs over observed entries only.
 
-use burn::tensor::{Bool, Device, Tensor, TensorData};
+use burn::tensor::{Bool, Device, IndexingUpdateOp, Tensor, TensorData};
 
 use super::data::DenseBlock;
 use super::model::GaussianMixture;
@@ -140,8 +140,11 @@ pub fn posterior(block: &Block, mixture: &DeviceMixture) -> (Tensor<2>, Tensor<2
 /// Hard assignment of each user to its nearest mean, as a one-hot `[n, K]` posterior.
 pub fn nearest(block: &Block, mu: &Tensor<2>) -> Tensor<2> {
     let k = mu.dims()[0];
-    let index = squared_distances(block, mu).argmin(1).reshape([block.rows]);
-    index.one_hot::<2>(k).float()
+    let index = squared_distances(block, mu).argmin(1);
+    let device = block.x.device();
+    let ones = Tensor::<2>::ones([block.rows, 1], &device);
+    // A scatter instead of `one_hot`, which rejects a single class (K = 1).
+    Tensor::<2>::zeros([block.rows, k], &device).scatter(1, index, ones, IndexingUpdateOp::Add)
 }
 
 /// Posterior-weighted sums over users, enough for an M-step.
