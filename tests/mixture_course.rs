@@ -14,7 +14,7 @@ const NEEDS_DATA: &str =
     "needs real data: set TRAINLAB_DATA=<path to shared data> and pass --ignored";
 
 fn first_e_step(block: &Block, start: &GaussianMixture) -> (Vec<f64>, f64, GaussianMixture) {
-    let device = block.x.device();
+    let device = block.x_and_mask.device();
     let mixture = DeviceMixture::upload(start, &device);
     let (post, total) = em::posterior(block, &mixture);
     let ll = em::host(total.sum())[0];

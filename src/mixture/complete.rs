@@ -46,8 +46,8 @@ pub fn complete(
             if let Some((low, high)) = request.clip {
                 predicted = predicted.clamp(low, high);
             }
-            let observed = block.mask.clone().greater_elem(0.5);
-            values.extend(em::host(predicted.mask_where(observed, block.x.clone())));
+            let observed = block.mask().greater_elem(0.5);
+            values.extend(em::host(predicted.mask_where(observed, block.x())));
         }
         if let Some(labels) = labels.as_mut() {
             let scores = if request.hard_labels {

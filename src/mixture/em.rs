@@ -15,12 +15,10 @@ const WEIGHT_FLOOR: f64 = 1e-16;
 /// One block of users on the device.
 pub struct Block {
     pub rows: usize,
-    /// Ratings with 0 at missing entries, `[n, d]`.
-    pub x: Tensor<2>,
-    /// Squared ratings, `[n, d]`.
-    pub x_sq: Tensor<2>,
-    /// 1 where a rating is observed, `[n, d]`.
-    pub mask: Tensor<2>,
+    pub items: usize,
+    /// Ratings (0 at missing entries) and the 0/1 observed mask side by side, `[n, 2d]`, so
+    /// the E-step and the M-step each need a single matrix product over the block.
+    pub x_and_mask: Tensor<2>,
     /// Sum of each user's squared ratings, `[n, 1]`.
     pub x_sq_sum: Tensor<2>,
     /// Number of observed ratings of each user, `[n, 1]`.
@@ -33,15 +31,25 @@ impl Block {
         let shape = [dense.rows, d];
         let x = Tensor::<2>::from_data(TensorData::new(dense.values, shape), device);
         let mask = Tensor::<2>::from_data(TensorData::new(dense.mask, shape), device);
-        let x_sq = x.clone() * x.clone();
         Block {
             rows: dense.rows,
-            x_sq_sum: x_sq.clone().sum_dim(1),
+            items: d,
+            x_sq_sum: (x.clone() * x.clone()).sum_dim(1),
             counts: mask.clone().sum_dim(1),
-            x,
-            x_sq,
-            mask,
+            x_and_mask: Tensor::cat(vec![x, mask], 1),
         }
+    }
+
+    /// Ratings with 0 at missing entries, `[n, d]`.
+    pub fn x(&self) -> Tensor<2> {
+        self.x_and_mask.clone().slice([0..self.rows, 0..self.items])
+    }
+
+    /// 1 where a rating is observed, `[n, d]`.
+    pub fn mask(&self) -> Tensor<2> {
+        self.x_and_mask
+            .clone()
+            .slice([0..self.rows, self.items..2 * self.items])
     }
 }
 
@@ -94,12 +102,12 @@ pub fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f64> {
 /// # Shapes
 /// block `[n, d]`, `mu` `[K, d]` → `[n, K]`
 pub fn squared_distances(block: &Block, mu: &Tensor<2>) -> Tensor<2> {
-    let cross = block.x.clone().matmul(mu.clone().transpose());
-    let mean_sq = block
-        .mask
-        .clone()
-        .matmul((mu.clone() * mu.clone()).transpose());
-    block.x_sq_sum.clone() - cross.mul_scalar(2.0) + mean_sq
+    // [x | mask] · [−2μᵀ ; (μ²)ᵀ] = −2·x·μᵀ + mask·(μ²)ᵀ in one product.
+    let weights = Tensor::cat(
+        vec![mu.clone().mul_scalar(-2.0), mu.clone() * mu.clone()],
+        1,
+    );
+    block.x_sq_sum.clone() + block.x_and_mask.clone().matmul(weights.transpose())
 }
 
 /// Returns log(p_j · N(x_observed | μ_j, σ²_j I)) for every user and component.
@@ -141,7 +149,7 @@ pub fn posterior(block: &Block, mixture: &DeviceMixture) -> (Tensor<2>, Tensor<2
 pub fn nearest(block: &Block, mu: &Tensor<2>) -> Tensor<2> {
     let k = mu.dims()[0];
     let index = squared_distances(block, mu).argmin(1);
-    let device = block.x.device();
+    let device = block.x_and_mask.device();
     let ones = Tensor::<2>::ones([block.rows, 1], &device);
     // A scatter instead of `one_hot`, which rejects a single class (K = 1).
     Tensor::<2>::zeros([block.rows, k], &device).scatter(1, index, ones, IndexingUpdateOp::Add)
@@ -155,7 +163,7 @@ pub struct Stats {
     pub a0: Tensor<2>,
     /// Σ_u post_uj·x_ul, `[K, d]`.
     pub a1: Tensor<2>,
-    /// Σ_u post_uj·x²_ul, `[K, d]`.
+    /// Σ_u post_uj·Σ_l x²_ul, `[K, 1]`.
     pub a2: Tensor<2>,
     pub log_likelihood: f64,
 }
@@ -164,11 +172,14 @@ impl Stats {
     /// Returns the statistics of one block given its posterior `[n, K]`.
     pub fn of_block(block: &Block, post: Tensor<2>, log_likelihood: f64) -> Stats {
         let post_t = post.clone().transpose();
+        let [k, _] = post_t.dims();
+        let sums = post_t.clone().matmul(block.x_and_mask.clone());
+        let d = block.items;
         Stats {
             weight: post.sum_dim(0),
-            a0: post_t.clone().matmul(block.mask.clone()),
-            a1: post_t.clone().matmul(block.x.clone()),
-            a2: post_t.matmul(block.x_sq.clone()),
+            a1: sums.clone().slice([0..k, 0..d]),
+            a0: sums.slice([0..k, d..2 * d]),
+            a2: post_t.matmul(block.x_sq_sum.clone()),
             log_likelihood,
         }
     }
@@ -192,10 +203,10 @@ impl Stats {
     /// Returns Σ_u post_uj·‖x_u − μ_j‖² over observed entries and Σ_u post_uj·|C_u|, each
     /// `[1, K]`.
     fn spread(&self, mu: &Tensor<2>) -> (Tensor<2>, Tensor<2>) {
-        let per_entry = self.a2.clone() - mu.clone() * self.a1.clone().mul_scalar(2.0)
-            + mu.clone() * mu.clone() * self.a0.clone();
+        let cross = mu.clone() * self.a1.clone().mul_scalar(2.0)
+            - mu.clone() * mu.clone() * self.a0.clone();
         (
-            per_entry.sum_dim(1).transpose(),
+            (self.a2.clone() - cross.sum_dim(1)).transpose(),
             self.a0.clone().sum_dim(1).transpose(),
         )
     }
