@@ -11,7 +11,7 @@ use trainlab::mixture::config::{Algorithm, InitRows};
 use trainlab::mixture::data::Ratings;
 use trainlab::mixture::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, initial_rows};
 
-/// The netflix folder of the shared data root named by `TRAINLAB_DATA`.
+/// Returns the `netflix` folder under the data root named by `TRAINLAB_DATA`.
 pub fn netflix_dir() -> PathBuf {
     let root = std::env::var_os("TRAINLAB_DATA").expect(
         "this test needs real data: set TRAINLAB_DATA to the folder holding netflix/ and pass \
@@ -20,7 +20,7 @@ pub fn netflix_dir() -> PathBuf {
     PathBuf::from(root).join("netflix")
 }
 
-/// An f64 device of the named backend.
+/// Builds an f64 device of the named backend.
 pub fn device(backend: &str) -> Device {
     BackendChoice::new(backend, 0, Precision::F64)
         .and_then(|choice| choice.device(0))
@@ -58,13 +58,13 @@ pub fn restarts(
 }
 
 /// Asserts `|actual − expected| <= tolerance · max(1, |expected|)` for every entry.
-pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], tolerance: f64) {
-    assert_eq!(actual.len(), expected.len(), "{what}: length");
+pub fn assert_close(label: &str, actual: &[f64], expected: &[f64], tolerance: f64) {
+    assert_eq!(actual.len(), expected.len(), "{label}: length");
     for (index, (a, e)) in actual.iter().zip(expected).enumerate() {
         let scale = e.abs().max(1.0);
         assert!(
             (a - e).abs() <= tolerance * scale,
-            "{what}[{index}]: got {a}, expected {e} (tolerance {tolerance})"
+            "{label}[{index}]: got {a}, expected {e} (tolerance {tolerance})"
         );
     }
 }

@@ -366,6 +366,7 @@ fn netflix_run_exports_best_restart() {
     assert_close("restart_log_likelihoods", &lls, &K12_PER_SEED, 1e-10);
     assert_eq!(metrics["best_seed"], 1);
     assert_eq!(metrics["iterations"], 27);
+
     // The exported mixture, reloaded and scored again, gives the reported model log-likelihood.
     let saved = GaussianMixture::load(&out.path().join("mixture.safetensors")).unwrap();
     let ratings = read_matrix(&dir.join("netflix_incomplete.txt"), Some(0.0)).unwrap();

@@ -17,7 +17,7 @@ pub struct Completion {
     pub labels: Option<Vec<usize>>,
 }
 
-/// What a completion pass produces besides the log-likelihood.
+/// Outputs a completion pass computes besides the log-likelihood.
 #[derive(Debug, Clone, Copy)]
 pub struct CompletionRequest {
     pub values: bool,

@@ -205,7 +205,7 @@ impl Default for TrainSection {
     }
 }
 
-/// Where the ratings come from, after checking.
+/// The checked origin of the ratings.
 #[derive(Debug, Clone)]
 pub enum Source {
     Matrix(PathBuf),

@@ -193,10 +193,11 @@ pub fn fit(
     let mut mixture = DeviceMixture::upload(start, &device);
     let mut previous: Option<f64> = None;
     let mut warnings = Vec::new();
+    let mut emptied = vec![false; start.k];
     for iteration in 1..=settings.max_iterations {
         crate::interrupt::check()?;
         let stats = blocks.statistics(&mixture, settings.algorithm)?;
-        note_empty_components(&stats, iteration, &mut warnings);
+        note_empty_components(&stats, iteration, &mut emptied, &mut warnings);
         let (next, objective) = match settings.algorithm {
             Algorithm::Em => {
                 let next = em::m_step(&stats, &mixture, settings.min_variance, users);
@@ -252,10 +253,17 @@ fn check_finite(objective: f64, iteration: usize, seed: u64) -> anyhow::Result<(
     )
 }
 
-fn note_empty_components(stats: &Stats, iteration: usize, warnings: &mut Vec<String>) {
+/// Warns once for each component whose posterior weight drops to exactly zero.
+fn note_empty_components(
+    stats: &Stats,
+    iteration: usize,
+    emptied: &mut [bool],
+    warnings: &mut Vec<String>,
+) {
     let weights = em::host(stats.weight.clone());
     for (component, weight) in weights.iter().enumerate() {
-        if *weight == 0.0 {
+        if *weight == 0.0 && !emptied[component] {
+            emptied[component] = true;
             warnings.push(format!(
                 "component {component} lost all its weight at iteration {iteration}; it keeps \
                  its previous mean and variance (consider a lower model.k)"

@@ -1,7 +1,7 @@
 //! Collaborative filtering with Gaussian mixtures: K-means, EM on complete data and EM with
 //! missing entries, BIC model selection and matrix completion, in Burn tensor ops.
 //!
-//! `config` holds the TOML keys, `data` the readers, `fit` and `em` the algorithms, `complete`
+//! `config` contains the TOML keys, `data` the readers, `fit` and `em` the algorithms, `complete`
 //! the predictions and `train` the run that ties them together.
 
 pub mod complete;

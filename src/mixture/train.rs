@@ -145,7 +145,7 @@ fn run_restarts(
     Ok(restarts)
 }
 
-/// The restart with the largest log-likelihood (EM) or smallest cost (K-means); ties keep the
+/// Returns the restart with the largest log-likelihood (EM) or smallest cost (K-means); ties keep the
 /// earlier seed.
 pub fn best_restart(restarts: &[Restart], algorithm: Algorithm) -> &Restart {
     let better = |a: f64, b: f64| match algorithm {
@@ -220,6 +220,7 @@ fn metrics(
             metrics.insert("restart_costs".into(), json!(objectives));
         }
     }
+
     metrics.insert("iterations".into(), json!(best.iterations));
     metrics.insert("best_seed".into(), json!(best.seed));
     metrics.insert(
@@ -232,6 +233,7 @@ fn metrics(
         loaded.complete.as_deref(),
         completion,
     );
+
     metrics.insert("k".into(), json!(params.k));
     metrics.insert("users".into(), json!(ratings.users));
     metrics.insert("items".into(), json!(ratings.items));
