@@ -1,0 +1,298 @@
+//! Fitting loops: course initialization, EM and K-means iterations, restarts over seeds.
+
+use burn::tensor::Device;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::config::{Algorithm, InitRows};
+use super::data::Ratings;
+use super::em::{self, Block, DeviceMixture, Stats};
+use super::model::GaussianMixture;
+use super::numpy_rng::legacy_choice;
+use crate::bail_input;
+
+/// The users of a matrix as device blocks: one cached block, or blocks of `chunk` users built
+/// afresh on every pass so memory stays bounded by the chunk size.
+pub struct Blocks<'a> {
+    ratings: &'a Ratings,
+    chunk: Option<usize>,
+    device: Device,
+    cached: Option<Block>,
+}
+
+impl<'a> Blocks<'a> {
+    pub fn new(ratings: &'a Ratings, chunk: Option<usize>, device: &Device) -> Blocks<'a> {
+        Blocks {
+            ratings,
+            chunk,
+            device: device.clone(),
+            cached: None,
+        }
+    }
+
+    pub fn ratings(&self) -> &Ratings {
+        self.ratings
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Calls `visit(first_user, block)` for every block in user order.
+    pub fn for_each(
+        &mut self,
+        mut visit: impl FnMut(usize, &Block) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let (users, items) = (self.ratings.users, self.ratings.items);
+        let Some(chunk) = self.chunk else {
+            let ratings = self.ratings;
+            let device = &self.device;
+            let block = self
+                .cached
+                .get_or_insert_with(|| Block::upload(ratings.dense(0, users), items, device));
+            return visit(0, block);
+        };
+        for start in (0..users).step_by(chunk) {
+            crate::interrupt::check()?;
+            let end = (start + chunk).min(users);
+            visit(
+                start,
+                &Block::upload(self.ratings.dense(start, end), items, &self.device),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Runs an E-step over every block and returns the summed statistics.
+    pub fn statistics(
+        &mut self,
+        mixture: &DeviceMixture,
+        algorithm: Algorithm,
+    ) -> anyhow::Result<Stats> {
+        let mut total: Option<Stats> = None;
+        self.for_each(|_, block| {
+            let stats = match algorithm {
+                Algorithm::Em => {
+                    let (post, log_likelihood) = em::posterior(block, mixture);
+                    Stats::of_block(block, post, em::host(log_likelihood.sum())[0])
+                }
+                Algorithm::KMeans => Stats::of_block(block, em::nearest(block, &mixture.mu), 0.0),
+            };
+            total = Some(match total.take() {
+                Some(sum) => sum.merge(stats),
+                None => stats,
+            });
+            Ok(())
+        })?;
+        Ok(total.expect("a matrix has at least one user, so at least one block"))
+    }
+}
+
+/// Picks the K initial rows for one restart.
+pub fn initial_rows(
+    rows: InitRows,
+    seed: u64,
+    users: usize,
+    k: usize,
+) -> anyhow::Result<Vec<usize>> {
+    if k > users {
+        bail_input!(
+            "model.k = {k} is larger than the number of users ({users}); each component starts \
+             at a distinct user, so lower model.k to at most {users}"
+        );
+    }
+    Ok(match rows {
+        InitRows::Numpy => legacy_choice(seed as u32, users, k),
+        InitRows::Seeded => {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            rand::seq::index::sample(&mut rng, users, k).into_vec()
+        }
+    })
+}
+
+/// Builds the course's starting mixture: the chosen users' rows (0 at missing entries) as
+/// means, variance of component j = mean over all n·d entries of (X − μ_j)² with missing
+/// entries counted as 0, and uniform weights. Variances are floored at `min_variance` so two
+/// identical users cannot start a component at variance 0.
+pub fn initial_mixture(ratings: &Ratings, rows: &[usize], min_variance: f64) -> GaussianMixture {
+    let d = ratings.items;
+    let mut mu = Vec::with_capacity(rows.len() * d);
+    for &row in rows {
+        let dense = ratings.dense(row, row + 1);
+        mu.extend(dense.values);
+    }
+    let column_sums = column_sums(ratings);
+    let total_sq: f64 = ratings.value.iter().map(|v| v * v).sum();
+    let n = ratings.users as f64;
+    let var = mu
+        .chunks(d.max(1))
+        .map(|mean| {
+            // Σ_u Σ_l (x_ul − μ_l)² = Σ x² − 2 Σ_l μ_l·colsum_l + n·‖μ‖², over all entries.
+            let cross: f64 = mean.iter().zip(&column_sums).map(|(m, s)| m * s).sum();
+            let norm: f64 = mean.iter().map(|m| m * m).sum();
+            let value = (total_sq - 2.0 * cross + n * norm) / (n * d as f64);
+            value.max(min_variance)
+        })
+        .collect();
+    let k = rows.len();
+    GaussianMixture {
+        k,
+        d,
+        mu,
+        var,
+        p: vec![1.0 / k as f64; k],
+    }
+}
+
+fn column_sums(ratings: &Ratings) -> Vec<f64> {
+    let mut sums = vec![0.0; ratings.items];
+    for (&item, &value) in ratings.item.iter().zip(&ratings.value) {
+        sums[item as usize] += value;
+    }
+    sums
+}
+
+/// Stopping and flooring settings shared by every restart.
+#[derive(Debug, Clone, Copy)]
+pub struct FitSettings {
+    pub algorithm: Algorithm,
+    pub min_variance: f64,
+    pub tolerance: f64,
+    pub max_iterations: usize,
+}
+
+/// One finished restart.
+#[derive(Debug, Clone)]
+pub struct Restart {
+    pub seed: u64,
+    /// EM: the log-likelihood of the last E-step (the course's reported value). K-means: the
+    /// cost after the last M-step.
+    pub objective: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub mixture: GaussianMixture,
+    /// Warnings raised along the way: a decreasing log-likelihood, an emptied component.
+    pub warnings: Vec<String>,
+}
+
+/// Reports each iteration: `(iteration, objective)`.
+pub type IterationHook<'h> = &'h mut dyn FnMut(usize, f64) -> anyhow::Result<()>;
+
+/// Runs EM or K-means from `start` until the gain is at most `tolerance · |objective|` or
+/// `max_iterations` is reached. As in the course, the mixture returned is the one after the
+/// last M-step and the EM objective is the log-likelihood of the E-step before it.
+pub fn fit(
+    blocks: &mut Blocks,
+    start: &GaussianMixture,
+    seed: u64,
+    settings: FitSettings,
+    hook: IterationHook,
+) -> anyhow::Result<Restart> {
+    let device = blocks.device.clone();
+    let users = blocks.ratings().users;
+    let mut mixture = DeviceMixture::upload(start, &device);
+    let mut previous: Option<f64> = None;
+    let mut warnings = Vec::new();
+    let mut emptied = vec![false; start.k];
+    for iteration in 1..=settings.max_iterations {
+        crate::interrupt::check()?;
+        let stats = blocks.statistics(&mixture, settings.algorithm)?;
+        note_empty_components(&stats, iteration, &mut emptied, &mut warnings);
+        let (next, objective) = match settings.algorithm {
+            Algorithm::Em => {
+                let next = em::m_step(&stats, &mixture, settings.min_variance, users);
+                (next, stats.log_likelihood)
+            }
+            Algorithm::KMeans => em::kmeans_step(&stats, &mixture, users),
+        };
+        check_finite(objective, iteration, seed)?;
+        hook(iteration, objective)?;
+        mixture = next;
+        // Both objectives are oriented so that larger is better here.
+        let score = oriented(settings.algorithm, objective);
+        if let Some(last) = previous {
+            let gain = score - last;
+            if gain < 0.0 {
+                warnings.push(format!(
+                    "seed {seed}: the objective went from {} to {objective} at iteration \
+                     {iteration}; stopping there",
+                    oriented(settings.algorithm, last)
+                ));
+            }
+            if gain <= settings.tolerance * objective.abs() {
+                return finish(seed, objective, iteration, true, &mixture, warnings);
+            }
+        }
+        previous = Some(score);
+    }
+    let objective = oriented(settings.algorithm, previous.unwrap_or(f64::NAN));
+    finish(
+        seed,
+        objective,
+        settings.max_iterations,
+        false,
+        &mixture,
+        warnings,
+    )
+}
+
+fn oriented(algorithm: Algorithm, objective: f64) -> f64 {
+    match algorithm {
+        Algorithm::Em => objective,
+        Algorithm::KMeans => -objective,
+    }
+}
+
+fn check_finite(objective: f64, iteration: usize, seed: u64) -> anyhow::Result<()> {
+    if objective.is_finite() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "seed {seed}: the objective became {objective} at iteration {iteration}; a component \
+         variance probably collapsed: raise model.min_variance or lower model.k"
+    )
+}
+
+/// Warns once for each component whose posterior weight drops to exactly zero.
+fn note_empty_components(
+    stats: &Stats,
+    iteration: usize,
+    emptied: &mut [bool],
+    warnings: &mut Vec<String>,
+) {
+    let weights = em::host(stats.weight.clone());
+    for (component, weight) in weights.iter().enumerate() {
+        if *weight == 0.0 && !emptied[component] {
+            emptied[component] = true;
+            warnings.push(format!(
+                "component {component} lost all its weight at iteration {iteration}; it keeps \
+                 its previous mean and variance (consider a lower model.k)"
+            ));
+        }
+    }
+}
+
+fn finish(
+    seed: u64,
+    objective: f64,
+    iterations: usize,
+    converged: bool,
+    mixture: &DeviceMixture,
+    warnings: Vec<String>,
+) -> anyhow::Result<Restart> {
+    let mixture = mixture.download();
+    if let Some((name, component)) = mixture.first_non_finite() {
+        anyhow::bail!(
+            "seed {seed}: {name} of component {component} is not finite after {iterations} \
+             iterations; raise model.min_variance or lower model.k"
+        );
+    }
+    Ok(Restart {
+        seed,
+        objective,
+        iterations,
+        converged,
+        mixture,
+        warnings,
+    })
+}

@@ -1,0 +1,291 @@
+//! The training run: load ratings, fit every restart, keep the best, complete and write outputs.
+
+use serde_json::{Value, json};
+
+use super::complete::{Completion, CompletionRequest, complete, rmse};
+use super::config::{Algorithm, MixtureParams, Source};
+use super::data::{self, Ratings, format_matrix};
+use super::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, initial_rows};
+use super::model::GaussianMixture;
+use super::plot::mixture_svg;
+use super::synthetic;
+use crate::bail_input;
+use crate::experiment::{Metrics, RunContext};
+use crate::run::MetricsLog;
+
+/// File name of the saved mixture inside a run folder.
+pub const MIXTURE_FILE: &str = "mixture.safetensors";
+
+/// Ratings ready to fit, with what came along with them.
+pub struct Loaded {
+    pub ratings: Ratings,
+    /// The complete matrix, row-major `[users, items]`, when one is known.
+    pub complete: Option<Vec<f64>>,
+    /// Original user and item ids of a triplet file.
+    pub ids: Option<(Vec<String>, Vec<String>)>,
+}
+
+/// Loads the configured ratings and, when given, the complete matrix.
+pub fn load(params: &MixtureParams, seed: u64) -> anyhow::Result<Loaded> {
+    let mut loaded = match &params.source {
+        Source::Matrix(path) => Loaded {
+            ratings: data::read_matrix(path, params.missing)?,
+            complete: None,
+            ids: None,
+        },
+        Source::Triplets(path) => {
+            let triplets = data::read_triplets(path, params.missing)?;
+            Loaded {
+                ratings: triplets.ratings,
+                complete: None,
+                ids: Some((triplets.user_ids, triplets.item_ids)),
+            }
+        }
+        Source::Synthetic(synthetic) => {
+            let sample = synthetic::sample(synthetic, seed);
+            Loaded {
+                ratings: sample.ratings,
+                complete: sample.complete,
+                ids: None,
+            }
+        }
+    };
+    if let Some(path) = &params.complete {
+        let (users, items, values) = data::read_complete(path)?;
+        let expected = (loaded.ratings.users, loaded.ratings.items);
+        if (users, items) != expected {
+            bail_input!(
+                "{} is {users} x {items}, but the ratings are {} x {}; data.complete must be the \
+                 same matrix with every entry present",
+                path.display(),
+                expected.0,
+                expected.1
+            );
+        }
+        loaded.complete = Some(values);
+    }
+    Ok(loaded)
+}
+
+/// Trains the configured family member and writes its outputs into the run folder.
+pub fn train(params: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics> {
+    let loaded = load(params, ctx.seed)?;
+    let ratings = &loaded.ratings;
+    ctx.progress.line(&format!(
+        "ratings: {} users x {} items, {} observed, {} users with none",
+        ratings.users,
+        ratings.items,
+        ratings.observed(),
+        ratings.empty_users()
+    ));
+    let mut blocks = Blocks::new(ratings, params.chunk_users, &ctx.device);
+    let started = std::time::Instant::now();
+    let restarts = run_restarts(params, &mut blocks, ctx)?;
+    let fit_seconds = started.elapsed().as_secs_f64();
+    let best = best_restart(&restarts, params.algorithm);
+    let completion = complete(
+        &mut blocks,
+        &best.mixture,
+        completion_request(params, &loaded),
+    )?;
+    write_outputs(params, ctx, &loaded, best, &completion)?;
+    let mut metrics = metrics(params, &loaded, &restarts, best, &completion);
+    // Time of every restart's fit, without loading, completion or writing outputs.
+    metrics.insert("fit_seconds".into(), json!(fit_seconds));
+    Ok(metrics)
+}
+
+fn objective_name(algorithm: Algorithm) -> &'static str {
+    match algorithm {
+        Algorithm::Em => "log_likelihood",
+        Algorithm::KMeans => "cost",
+    }
+}
+
+fn run_restarts(
+    params: &MixtureParams,
+    blocks: &mut Blocks,
+    ctx: &RunContext,
+) -> anyhow::Result<Vec<Restart>> {
+    let name = objective_name(params.algorithm);
+    let mut log = MetricsLog::new(&ctx.run, &["seed", "iteration", name]);
+    let settings = FitSettings {
+        algorithm: params.algorithm,
+        min_variance: params.min_variance,
+        tolerance: params.tolerance,
+        max_iterations: params.max_iterations,
+    };
+    let mut restarts = Vec::with_capacity(params.seeds.len());
+    for &seed in &params.seeds {
+        let rows = initial_rows(params.init_rows, seed, blocks.ratings().users, params.k)?;
+        let start = initial_mixture(blocks.ratings(), &rows, params.min_variance);
+        let task = ctx
+            .progress
+            .task(&format!("seed {seed}"), params.max_iterations as u64);
+        let mut hook = |iteration: usize, objective: f64| {
+            task.inc(1);
+            log.push(&[seed as f64, iteration as f64, objective])
+        };
+        let restart = fit(blocks, &start, seed, settings, &mut hook)?;
+        for warning in &restart.warnings {
+            tracing::warn!("{warning}");
+        }
+        task.finish(&format!(
+            "seed {seed}: {name} {:.4} after {} iterations{}",
+            restart.objective,
+            restart.iterations,
+            if restart.converged {
+                ""
+            } else {
+                " (train.max_iterations reached)"
+            }
+        ));
+        restarts.push(restart);
+    }
+    Ok(restarts)
+}
+
+/// Returns the restart with the largest log-likelihood (EM) or smallest cost (K-means); ties keep the
+/// earlier seed.
+pub fn best_restart(restarts: &[Restart], algorithm: Algorithm) -> &Restart {
+    let better = |a: f64, b: f64| match algorithm {
+        Algorithm::Em => a > b,
+        Algorithm::KMeans => a < b,
+    };
+    let mut best = &restarts[0];
+    for restart in &restarts[1..] {
+        if better(restart.objective, best.objective) {
+            best = restart;
+        }
+    }
+    best
+}
+
+fn completion_request(params: &MixtureParams, loaded: &Loaded) -> CompletionRequest {
+    CompletionRequest {
+        values: params.completed_matrix || loaded.complete.is_some(),
+        labels: loaded.ratings.items == 2,
+        hard_labels: params.algorithm == Algorithm::KMeans,
+        clip: params.clip,
+    }
+}
+
+fn write_outputs(
+    params: &MixtureParams,
+    ctx: &RunContext,
+    loaded: &Loaded,
+    best: &Restart,
+    completion: &Completion,
+) -> anyhow::Result<()> {
+    ctx.run
+        .write(MIXTURE_FILE, &best.mixture.to_safetensors()?)?;
+    if let (true, Some(values)) = (params.completed_matrix, &completion.values) {
+        let text = format_matrix(loaded.ratings.items, values);
+        ctx.run.write("completed.txt", text.as_bytes())?;
+    }
+    if let Some((users, items)) = &loaded.ids {
+        ctx.run
+            .write_json("ids.json", &json!({ "users": users, "items": items }))?;
+    }
+    if let Some(labels) = &completion.labels {
+        let points = loaded.ratings.to_dense_with(0.0);
+        let title = format!("{} K = {}", objective_name(params.algorithm), params.k);
+        let svg = mixture_svg(&title, &points, labels, &best.mixture);
+        ctx.run.write("mixture.svg", svg.as_bytes())?;
+    }
+    Ok(())
+}
+
+fn metrics(
+    params: &MixtureParams,
+    loaded: &Loaded,
+    restarts: &[Restart],
+    best: &Restart,
+    completion: &Completion,
+) -> Metrics {
+    let ratings = &loaded.ratings;
+    let mut metrics = Metrics::new();
+    let objectives: Vec<f64> = restarts.iter().map(|r| r.objective).collect();
+    match params.algorithm {
+        Algorithm::Em => {
+            metrics.insert("log_likelihood".into(), json!(best.objective));
+            metrics.insert(
+                "bic".into(),
+                json!(best.mixture.bic(best.objective, ratings.users)),
+            );
+            metrics.insert("restart_log_likelihoods".into(), json!(objectives));
+        }
+        Algorithm::KMeans => {
+            metrics.insert("cost".into(), json!(best.objective));
+            metrics.insert("restart_costs".into(), json!(objectives));
+        }
+    }
+
+    metrics.insert("iterations".into(), json!(best.iterations));
+    metrics.insert("best_seed".into(), json!(best.seed));
+    metrics.insert(
+        "model_log_likelihood".into(),
+        json!(completion.log_likelihood),
+    );
+    insert_rmse(
+        &mut metrics,
+        ratings,
+        loaded.complete.as_deref(),
+        completion,
+    );
+
+    metrics.insert("k".into(), json!(params.k));
+    metrics.insert("users".into(), json!(ratings.users));
+    metrics.insert("items".into(), json!(ratings.items));
+    metrics.insert("observed".into(), json!(ratings.observed()));
+    metrics.insert("empty_users".into(), json!(ratings.empty_users()));
+    let warnings: Vec<Value> = restarts
+        .iter()
+        .flat_map(|r| r.warnings.iter())
+        .map(|w| json!(w))
+        .collect();
+    if !warnings.is_empty() {
+        metrics.insert("warnings".into(), Value::Array(warnings));
+    }
+    metrics
+}
+
+fn insert_rmse(
+    metrics: &mut Metrics,
+    ratings: &Ratings,
+    truth: Option<&[f64]>,
+    completion: &Completion,
+) {
+    let (Some(truth), Some(values)) = (truth, &completion.values) else {
+        return;
+    };
+    let missing = missing_mask(ratings);
+    let (overall, over_missing) = rmse(values, truth, &missing);
+    metrics.insert("rmse".into(), json!(overall));
+    if let Some(value) = over_missing {
+        metrics.insert("rmse_missing".into(), json!(value));
+    }
+}
+
+/// Returns `true` at every entry without an observed rating, row-major.
+pub fn missing_mask(ratings: &Ratings) -> Vec<bool> {
+    let mut missing = vec![true; ratings.users * ratings.items];
+    for user in 0..ratings.users {
+        for &item in ratings.row(user).0 {
+            missing[user * ratings.items + item as usize] = false;
+        }
+    }
+    missing
+}
+
+/// Loads a run folder's mixture.
+pub fn load_mixture(run: &crate::run::RunDir) -> anyhow::Result<GaussianMixture> {
+    let path = run.file(MIXTURE_FILE);
+    if !path.is_file() {
+        bail_input!(
+            "{} has no {MIXTURE_FILE}; the run did not finish, so train it again",
+            run.path().display()
+        );
+    }
+    GaussianMixture::load(&path)
+}

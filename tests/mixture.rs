@@ -1,0 +1,402 @@
+//! The mixture family without real data: edge cases, synthetic recovery and the CLI.
+
+mod common_mixture;
+
+use std::path::Path;
+use std::process::Command;
+
+use common_mixture::{device, restarts, settings};
+use serde_json::Value;
+use trainlab::mixture::config::{Algorithm, SyntheticParams};
+use trainlab::mixture::data::{parse_matrix, read_complete};
+use trainlab::mixture::fit::initial_rows;
+use trainlab::mixture::model::GaussianMixture;
+use trainlab::mixture::synthetic;
+
+fn trainlab(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_trainlab"))
+        .args(args)
+        .output()
+        .expect("the trainlab binary runs")
+}
+
+fn summary(run: &Path) -> Value {
+    let text = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn assert_finite(mixture: &GaussianMixture) {
+    assert_eq!(mixture.first_non_finite(), None, "{mixture:?}");
+}
+
+#[test]
+fn empty_user_gets_prior_mean() {
+    let text = "5 4 0\n0 0 0\n1 2 1\n5 5 4\n1 1 2\n";
+    let ratings = parse_matrix("m.txt", text, Some(0.0)).unwrap();
+    let device = device("flex");
+    let run = restarts(&ratings, 2, &[0], settings(Algorithm::Em), None, &device).remove(0);
+    assert_finite(&run.mixture);
+    assert!(run.objective.is_finite());
+
+    let folder = tempfile::tempdir().unwrap();
+    let matrix = folder.path().join("m.txt");
+    std::fs::write(&matrix, text).unwrap();
+    let out = folder.path().join("run");
+    let output = trainlab(&[
+        "train",
+        &config_path("worked-example.toml"),
+        "--set",
+        &format!("data.matrix={}", matrix.display()),
+        "--set",
+        "data.complete=\"\"",
+        "--set",
+        "model.k=2",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(summary(&out)["metrics"]["empty_users"], 1);
+    let saved = GaussianMixture::load(&out.join("mixture.safetensors")).unwrap();
+    let completed = read_complete(&out.join("completed.txt")).unwrap().2;
+    let prior_mean: Vec<f64> = (0..3)
+        .map(|l| (0..2).map(|j| saved.p[j] * saved.mu[j * 3 + l]).sum())
+        .collect();
+    common_mixture::assert_close("empty user row", &completed[3..6], &prior_mean, 1e-12);
+}
+
+#[test]
+fn identical_users_do_not_collapse() {
+    let ratings = parse_matrix("m.txt", "3 4 5\n3 4 5\n", Some(0.0)).unwrap();
+    let device = device("flex");
+    let run = restarts(&ratings, 2, &[0, 1], settings(Algorithm::Em), None, &device);
+    for restart in &run {
+        assert_finite(&restart.mixture);
+        assert!(restart.objective.is_finite(), "{}", restart.objective);
+        assert!(restart.mixture.var.iter().all(|&v| v >= 0.25));
+    }
+}
+
+#[test]
+fn k_above_user_count_is_clear_error() {
+    let err = initial_rows(trainlab::mixture::config::InitRows::Numpy, 0, 3, 5).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("model.k = 5"), "{message}");
+    assert!(message.contains("3"), "{message}");
+    assert_eq!(trainlab::error::exit_status(&err), 2);
+}
+
+fn synthetic_params() -> SyntheticParams {
+    SyntheticParams {
+        users: 600,
+        items: 20,
+        components: 3,
+        missing_share: 0.6,
+        std: 0.3,
+    }
+}
+
+#[test]
+fn em_recovers_generating_mixture() {
+    let sample = synthetic::sample(&synthetic_params(), 3);
+    let device = device("flex");
+    let seeds = [0, 1, 2, 3];
+    let fits = restarts(
+        &sample.ratings,
+        3,
+        &seeds,
+        settings(Algorithm::Em),
+        None,
+        &device,
+    );
+    let best = fits
+        .iter()
+        .max_by(|a, b| a.objective.total_cmp(&b.objective))
+        .unwrap();
+    let truth = &sample.truth;
+    for j in 0..truth.k {
+        // Components come out in any order: match each true mean to the closest fitted one.
+        let distance = |i: usize| -> f64 {
+            let fitted = best.mixture.mean(i);
+            let gap: f64 = fitted
+                .iter()
+                .zip(truth.mean(j))
+                .map(|(a, b)| (a - b).powi(2))
+                .sum();
+            (gap / truth.d as f64).sqrt()
+        };
+        let closest = (0..best.mixture.k)
+            .min_by(|&a, &b| distance(a).total_cmp(&distance(b)))
+            .unwrap();
+        assert!(
+            distance(closest) < 0.1,
+            "component {j}: RMS mean error {}",
+            distance(closest)
+        );
+        assert!(
+            (best.mixture.p[closest] - truth.p[j]).abs() < 0.05,
+            "weight of {j}"
+        );
+        // The variance floor of 0.25 sits above the true 0.09, so the floor is what comes out.
+        assert!((best.mixture.var[closest] - 0.25).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn flex_and_ndarray_agree_on_synthetic() {
+    let sample = synthetic::sample(&synthetic_params(), 5);
+    let flex = restarts(
+        &sample.ratings,
+        3,
+        &[0, 1],
+        settings(Algorithm::Em),
+        None,
+        &device("flex"),
+    );
+    let ndarray = restarts(
+        &sample.ratings,
+        3,
+        &[0, 1],
+        settings(Algorithm::Em),
+        None,
+        &device("ndarray"),
+    );
+    for (a, b) in flex.iter().zip(&ndarray) {
+        assert!((a.objective - b.objective).abs() <= 1e-9 * b.objective.abs());
+        common_mixture::assert_close("mu", &a.mixture.mu, &b.mixture.mu, 1e-9);
+    }
+}
+
+#[test]
+fn chunked_matches_dense_on_synthetic() {
+    let sample = synthetic::sample(&synthetic_params(), 9);
+    let device = device("flex");
+    let dense = restarts(
+        &sample.ratings,
+        3,
+        &[0],
+        settings(Algorithm::Em),
+        None,
+        &device,
+    );
+    let chunked = restarts(
+        &sample.ratings,
+        3,
+        &[0],
+        settings(Algorithm::Em),
+        Some(7),
+        &device,
+    );
+    assert_eq!(dense[0].iterations, chunked[0].iterations);
+    common_mixture::assert_close("mu", &chunked[0].mixture.mu, &dense[0].mixture.mu, 1e-10);
+    common_mixture::assert_close("LL", &[chunked[0].objective], &[dense[0].objective], 1e-12);
+}
+
+fn config_path(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("configs/mixture")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn demo_config_writes_run_folder() {
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("run");
+    let output = trainlab(&[
+        "train",
+        &config_path("demo.toml"),
+        "--set",
+        "data.synthetic.users=300",
+        "--set",
+        "train.seeds=[0]",
+        "--set",
+        "output.completed_matrix=true",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metrics = &summary(&out)["metrics"];
+    for key in [
+        "log_likelihood",
+        "bic",
+        "iterations",
+        "restart_log_likelihoods",
+        "rmse",
+        "rmse_missing",
+    ] {
+        assert!(
+            !metrics[key].is_null(),
+            "summary metrics lack {key}: {metrics}"
+        );
+    }
+    assert!(metrics["rmse_missing"].as_f64().unwrap() < 0.7, "{metrics}");
+    for file in [
+        "mixture.safetensors",
+        "metrics.csv",
+        "completed.txt",
+        "config.toml",
+    ] {
+        assert!(out.join(file).is_file(), "missing {file}");
+    }
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("seed,iteration,log_likelihood\n"), "{csv}");
+    assert_eq!(
+        csv.lines().count(),
+        metrics["iterations"].as_u64().unwrap() as usize + 1
+    );
+
+    // evaluate rescored the saved mixture: same log-likelihood as the run's model_log_likelihood.
+    let output = trainlab(&["evaluate", out.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let model_ll = metrics["model_log_likelihood"].as_f64().unwrap();
+    assert!(
+        stdout.contains(&format!("{model_ll:.6}")),
+        "{stdout} vs {model_ll}"
+    );
+}
+
+#[test]
+fn predict_completes_rating_rows() {
+    let folder = tempfile::tempdir().unwrap();
+    let matrix = folder.path().join("m.txt");
+    std::fs::write(
+        &matrix,
+        "5 5 1 0\n5 4 0 1\n1 0 5 5\n0 1 4 5\n5 5 1 1\n1 1 5 4\n",
+    )
+    .unwrap();
+    let out = folder.path().join("run");
+    let train = trainlab(&[
+        "train",
+        &config_path("worked-example.toml"),
+        "--set",
+        &format!("data.matrix={}", matrix.display()),
+        "--set",
+        "data.complete=\"\"",
+        "--set",
+        "model.k=2",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let partial = folder.path().join("new.txt");
+    std::fs::write(&partial, "5 0 0 0\n0 0 0 5\n").unwrap();
+    let output = trainlab(&[
+        "predict",
+        out.to_str().unwrap(),
+        "--ratings",
+        partial.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let completed = parse_matrix("stdout", &String::from_utf8_lossy(&output.stdout), None).unwrap();
+    assert_eq!((completed.users, completed.items), (2, 4));
+    let rows = completed.value;
+    assert_eq!(rows[0], 5.0, "observed rating kept");
+    assert!(
+        rows[1] > 3.0,
+        "a user who likes item 0 likes item 1: {rows:?}"
+    );
+    assert!(rows[2] < 3.0, "and not item 2: {rows:?}");
+    assert!(
+        rows[5] < 3.0,
+        "a user who likes item 3 dislikes item 1: {rows:?}"
+    );
+
+    let wrong = folder.path().join("wide.txt");
+    std::fs::write(&wrong, "5 0 0 0 1\n").unwrap();
+    let output = trainlab(&[
+        "predict",
+        out.to_str().unwrap(),
+        "--ratings",
+        wrong.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("5 values per line") && stderr.contains("4 items"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_matrix_exits_2_naming_line() {
+    let folder = tempfile::tempdir().unwrap();
+    let matrix = folder.path().join("bad.txt");
+    std::fs::write(&matrix, "1 2 3\n4 five 6\n").unwrap();
+    let output = trainlab(&[
+        "train",
+        &config_path("worked-example.toml"),
+        "--set",
+        &format!("data.matrix={}", matrix.display()),
+        "--out",
+        folder.path().join("run").to_str().unwrap(),
+        "-q",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.txt:2"), "{stderr}");
+    assert!(stderr.contains("'five'"), "{stderr}");
+}
+
+#[test]
+fn two_d_run_draws_components() {
+    let folder = tempfile::tempdir().unwrap();
+    let points = folder.path().join("points.txt");
+    let mut text = String::new();
+    for i in 0..40 {
+        let offset = if i % 2 == 0 { 0.0 } else { 6.0 };
+        text.push_str(&format!(
+            "{} {}\n",
+            offset + (i as f64 * 0.37).sin(),
+            offset + (i as f64 * 0.71).cos()
+        ));
+    }
+    std::fs::write(&points, text).unwrap();
+    let out = folder.path().join("run");
+    let output = trainlab(&[
+        "train",
+        &config_path("toy-em-bic.toml"),
+        "--set",
+        &format!("data.matrix={}", points.display()),
+        "--set",
+        "model.k=2",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let svg = std::fs::read_to_string(out.join("mixture.svg")).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert!(
+        svg.contains("component 0") && svg.contains("component 1"),
+        "legend names components"
+    );
+}
