@@ -5,7 +5,7 @@
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::tensor::activation::relu;
+use burn::tensor::activation::{relu, softplus};
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -90,18 +90,14 @@ impl MiniBatchTrainer<'_> {
     ) -> Tensor<1> {
         let margins = model.scores(batch) * labels;
         let data_loss = match self.model.algorithm {
-            Algorithm::Logistic => softplus(margins.neg()),
+            // Burn's softplus switches to the identity for large inputs, so e^x cannot overflow.
+            Algorithm::Logistic => softplus(margins.neg(), 1.0),
             _ => relu(margins.neg() + 1.0),
         };
         let theta = model.theta.val();
         let penalty = (theta.clone() * theta).sum() * (self.model.lambda / 2.0);
         data_loss.mean() + penalty
     }
-}
-
-/// log(1 + e^x) computed as max(x, 0) + log(1 + e^(−|x|)), which cannot overflow.
-fn softplus(x: Tensor<1>) -> Tensor<1> {
-    relu(x.clone()) + (x.abs().neg().exp() + 1.0).log()
 }
 
 /// Strips autodiff and reads the weights back.
