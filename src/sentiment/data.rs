@@ -122,6 +122,8 @@ fn decode_record(
 /// Decodes one field. Latin-1 maps each byte to the code point of the same value.
 pub fn decode(bytes: &[u8], source: &str, line: u64, encoding: Encoding) -> anyhow::Result<String> {
     match encoding {
+        // ASCII reads the same in both encodings, and most fields are pure ASCII.
+        Encoding::Latin1 if bytes.is_ascii() => Ok(String::from_utf8_lossy(bytes).into_owned()),
         Encoding::Latin1 => Ok(bytes.iter().map(|&b| b as char).collect()),
         Encoding::Utf8 => match std::str::from_utf8(bytes) {
             Ok(text) => Ok(text.to_string()),

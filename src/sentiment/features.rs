@@ -7,21 +7,35 @@ use super::config::FeatureKind;
 /// Splits text into words the way the MIT 6.86x project does: a space on each side of every
 /// ASCII punctuation character and digit, lower-case, then split on (Unicode) whitespace.
 pub fn extract_words(text: &str) -> Vec<String> {
-    let mut spaced = String::with_capacity(text.len() * 2);
-    for c in text.chars() {
-        if c.is_ascii_punctuation() || c.is_ascii_digit() {
-            spaced.push(' ');
-            spaced.push(c);
-            spaced.push(' ');
-        } else {
-            spaced.push(c);
+    let mut words = Vec::new();
+    for_each_word(text, |word| words.push(word.to_string()));
+    words
+}
+
+/// Calls `visit` with each word of [`extract_words`] without allocating a string per word.
+///
+/// Lower-casing first and then cutting gives the same words as the course's order (cut, then
+/// lower-case), because lower-casing never turns a character into, or out of, ASCII
+/// punctuation, an ASCII digit or whitespace.
+pub fn for_each_word(text: &str, mut visit: impl FnMut(&str)) {
+    let lower = text.to_lowercase();
+    let mut start = None;
+    for (at, c) in lower.char_indices() {
+        let single = c.is_ascii_punctuation() || c.is_ascii_digit();
+        if single || c.is_whitespace() {
+            if let Some(begin) = start.take() {
+                visit(&lower[begin..at]);
+            }
+            if single {
+                visit(&lower[at..at + 1]);
+            }
+        } else if start.is_none() {
+            start = Some(at);
         }
     }
-    spaced
-        .to_lowercase()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect()
+    if let Some(begin) = start {
+        visit(&lower[begin..]);
+    }
 }
 
 /// Words of the training texts in order of first appearance; a word's index is its feature.
@@ -36,11 +50,11 @@ impl Dictionary {
     pub fn build<'a>(texts: impl Iterator<Item = &'a str>, stopwords: &HashSet<String>) -> Self {
         let mut dictionary = Dictionary::default();
         for text in texts {
-            for word in extract_words(text) {
-                if !stopwords.contains(&word) && !dictionary.index.contains_key(&word) {
-                    dictionary.push(word);
+            for_each_word(text, |word| {
+                if !stopwords.contains(word) && !dictionary.index.contains_key(word) {
+                    dictionary.push(word.to_string());
                 }
-            }
+            });
         }
         dictionary
     }
@@ -83,16 +97,19 @@ impl Dictionary {
         kind: FeatureKind,
     ) -> SparseMatrix {
         let mut matrix = SparseMatrix::new(self.len());
-        let mut counts: HashMap<usize, f64> = HashMap::new();
+        let mut found: Vec<usize> = Vec::new();
+        let mut row: Vec<(usize, f64)> = Vec::new();
         for text in texts {
-            counts.clear();
-            for word in extract_words(text) {
-                if let Some(index) = self.get(&word) {
-                    *counts.entry(index).or_insert(0.0) += 1.0;
+            found.clear();
+            for_each_word(text, |word| found.extend(self.get(word)));
+            found.sort_unstable();
+            row.clear();
+            for &index in &found {
+                match row.last_mut() {
+                    Some((last, count)) if *last == index => *count += 1.0,
+                    _ => row.push((index, 1.0)),
                 }
             }
-            let mut row: Vec<(usize, f64)> = counts.iter().map(|(&i, &c)| (i, c)).collect();
-            row.sort_unstable_by_key(|&(i, _)| i);
             if kind == FeatureKind::Binary {
                 row.iter_mut().for_each(|entry| entry.1 = 1.0);
             }
