@@ -164,6 +164,47 @@ mod synthetic {
     }
 
     #[test]
+    fn predict_reads_lines_and_stdin() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        train_config("configs/sentiment/demo.toml", &out, &[]);
+        let input = dir.path().join("reviews.txt");
+        std::fs::write(&input, "yummy fresh best\nworst refund stale\n").unwrap();
+        let output = trainlab(&[
+            "predict",
+            out.to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ]);
+        assert_success(&output);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let labels: Vec<&str> = stdout.lines().skip(1).map(|l| &l[..2]).collect();
+        assert_eq!(labels, vec!["+1", "-1"], "{stdout}");
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trainlab"))
+            .args(["predict", out.to_str().unwrap(), "--input", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"delicious love\n")
+            .unwrap();
+        let piped = child.wait_with_output().unwrap();
+        assert_success(&piped);
+        let stdout = String::from_utf8_lossy(&piped.stdout);
+        assert_eq!(
+            stdout.lines().nth(1).map(|l| &l[..2]),
+            Some("+1"),
+            "{stdout}"
+        );
+    }
+
+    #[test]
     fn predict_rejects_images() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("run");
