@@ -22,7 +22,7 @@ fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// The review data folder under TRAINLAB_DATA; panics with the fix when the variable is unset.
+/// Returns the review data folder under TRAINLAB_DATA, and panics with the fix when it is unset.
 fn reviews_dir() -> PathBuf {
     let Some(root) = std::env::var_os("TRAINLAB_DATA") else {
         panic!("TRAINLAB_DATA is not set; {NEEDS_DATA}");

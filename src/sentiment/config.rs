@@ -1,4 +1,4 @@
-//! The sentiment config as TOML sees it, and the checked parameters that training accepts.
+//! The sentiment config as written in TOML, and the checked parameters that training accepts.
 
 use std::path::PathBuf;
 
@@ -27,7 +27,7 @@ pub struct SentimentConfig {
     pub sweep: Option<toml::Table>,
 }
 
-/// Where the reviews come from.
+/// Source of the reviews.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DataSource {
@@ -51,7 +51,7 @@ pub enum DataFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Encoding {
-    /// Every byte is one character (ISO 8859-1); this never fails.
+    /// ISO 8859-1: every byte is one character, so decoding cannot fail.
     Latin1,
     /// UTF-8; an invalid byte sequence is an error naming the file and line.
     Utf8,
@@ -132,7 +132,7 @@ impl Algorithm {
         }
     }
 
-    /// Whether the algorithm is one of the course's one-sample-at-a-time updates.
+    /// Returns true for the course's one-sample-at-a-time algorithms.
     pub fn is_online(self) -> bool {
         matches!(
             self,

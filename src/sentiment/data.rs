@@ -24,7 +24,7 @@ pub struct Point {
     pub coordinates: Vec<f64>,
 }
 
-/// Which columns of a review TSV hold the label and the text.
+/// Names of the label and text columns of a review TSV, and its encoding.
 #[derive(Debug, Clone)]
 pub struct ReviewColumns<'a> {
     pub label: &'a str,

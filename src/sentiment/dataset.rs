@@ -169,7 +169,7 @@ fn finish(
     })
 }
 
-/// A permutation of `0..n` drawn from `seed`.
+/// Draws a permutation of `0..n` from `seed`.
 pub fn seeded_order(n: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));

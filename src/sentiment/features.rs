@@ -168,7 +168,7 @@ impl SparseMatrix {
         self.indices.len()
     }
 
-    /// The indices and values of row `i`.
+    /// Returns the indices and values of row `i`.
     pub fn row(&self, i: usize) -> (&[u32], &[f64]) {
         let range = self.offsets[i]..self.offsets[i + 1];
         (&self.indices[range.clone()], &self.values[range])

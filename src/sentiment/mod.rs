@@ -21,7 +21,7 @@ pub use predict::{evaluate, predict};
 
 use crate::experiment::{Family, Metrics, RunContext};
 
-/// The sentiment family as the launcher sees it.
+/// The sentiment family's entry point for the launcher.
 pub struct Sentiment;
 
 impl Family for Sentiment {

@@ -61,7 +61,7 @@ impl SparseBatch {
 }
 
 impl LinearClassifier {
-    /// A classifier with every weight zero.
+    /// Creates a classifier with every weight zero.
     pub fn zeros(dim: usize, device: &Device) -> Self {
         LinearClassifier::from_weights(&LinearWeights::zeros(dim), device)
     }

@@ -23,7 +23,7 @@ impl LinearWeights {
     }
 }
 
-/// A learner that sees one labeled sample at a time.
+/// A learner that processes one labeled sample at a time.
 pub trait OnlineLearner {
     /// Processes one sample given by its non-zero indices and values; `label` is ±1.
     fn step(&mut self, indices: &[u32], values: &[f64], label: f64);
@@ -239,7 +239,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    /// The course's dense update rules, written out literally, as the reference.
+    /// Applies the course's dense update rules, written out literally, as the reference.
     fn dense_reference(
         algorithm: Algorithm,
         lambda: f64,

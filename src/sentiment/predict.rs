@@ -120,45 +120,70 @@ fn gather_inputs(params: &SentimentParams, args: &PredictArgs) -> anyhow::Result
 
 /// Reads a review TSV (when its first line names the text column) or one review per line.
 fn read_input_file(params: &SentimentParams, path: &Path) -> anyhow::Result<Inputs> {
-    let (bytes, source) = if path.as_os_str() == "-" {
-        let mut bytes = Vec::new();
-        std::io::stdin().read_to_end(&mut bytes)?;
-        (bytes, "standard input".to_string())
-    } else {
-        (
-            data::read_file(path, "input file")?,
-            path.display().to_string(),
-        )
-    };
+    let (bytes, source) = read_input_bytes(path)?;
     let data = &params.data;
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let header = data::decode(first_line, &source, 1, data.encoding)?;
-    let is_table = header.split('\t').any(|c| c.trim() == data.text_column);
-    if !is_table {
-        let text = data::decode(&bytes, &source, 1, data.encoding)?;
-        let texts = text.lines().map(str::to_string).collect();
-        return Ok(Inputs {
-            texts,
-            labels: None,
-        });
+    if header.split('\t').any(|c| c.trim() == data.text_column) {
+        table_inputs(params, &bytes, &source)
+    } else {
+        line_inputs(params, &bytes, &source)
     }
-    let table = data::parse_table(&bytes, &source, data.encoding)?;
+}
+
+/// Reads the whole input, from standard input when `path` is `-`.
+fn read_input_bytes(path: &Path) -> anyhow::Result<(Vec<u8>, String)> {
+    if path.as_os_str() != "-" {
+        let bytes = data::read_file(path, "input file")?;
+        return Ok((bytes, path.display().to_string()));
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| crate::error::input_error(format!("cannot read standard input: {e}")))?;
+    Ok((bytes, "standard input".to_string()))
+}
+
+fn line_inputs(params: &SentimentParams, bytes: &[u8], source: &str) -> anyhow::Result<Inputs> {
+    let encoding = params.data.encoding;
+    let mut texts = Vec::new();
+    for (index, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        texts.push(data::decode(line, source, index as u64 + 1, encoding)?);
+    }
+    // A final newline ends the last review rather than starting an empty one.
+    if bytes.ends_with(b"\n") {
+        texts.pop();
+    }
+    Ok(Inputs {
+        texts,
+        labels: None,
+    })
+}
+
+/// Reads a review TSV; labels are kept only when every row has a valid ±1 label, because a
+/// file such as the course's submission set has a label column with meaningless values.
+fn table_inputs(params: &SentimentParams, bytes: &[u8], source: &str) -> anyhow::Result<Inputs> {
+    let data = &params.data;
+    let table = data::parse_table(bytes, source, data.encoding)?;
     let column = |name: &str| table.header.iter().position(|c| c.trim() == name);
-    let text_at = column(&data.text_column).expect("checked on the first line");
+    let text_at = column(&data.text_column).expect("the first line names the text column");
     let texts = table
         .rows
         .iter()
         .map(|(_, row)| row[text_at].clone())
         .collect();
+
+    let label_of_field = |field: &str| match field.trim() {
+        "1" | "+1" => Some(1.0),
+        "-1" => Some(-1.0),
+        _ => None,
+    };
     let labels = column(&data.label_column).and_then(|at| {
         table
             .rows
             .iter()
-            .map(|(_, row)| match row[at].trim() {
-                "1" | "+1" => Some(1.0),
-                "-1" => Some(-1.0),
-                _ => None,
-            })
+            .map(|(_, row)| label_of_field(&row[at]))
             .collect::<Option<Vec<f64>>>()
     });
     Ok(Inputs { texts, labels })

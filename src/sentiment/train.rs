@@ -189,8 +189,8 @@ impl History {
     }
 }
 
-/// The summary metrics: accuracies scored by the final module, dictionary facts, and θ for
-/// low-dimensional point data.
+/// Builds the summary metrics: accuracies scored by the final module, the dictionary facts,
+/// and θ for point data.
 fn summary(
     params: &SentimentParams,
     prepared: &Prepared,
