@@ -12,7 +12,7 @@ Each variant runs --repeats times. The best wall time and the best CPU time (use
 reported, with the validation accuracy as a check that all three trained the same model. CPU time
 is the steadier figure on a shared, loaded machine.
 
-Usage: python3 tests/sentiment_bench.py --data ../shared/data/reviews \
+Usage: python3 tests/sentiment_bench.py --data "$TRAINLAB_DATA/reviews" \
            --trainlab target/release/trainlab [--repeats 5]
 Needs NumPy (pip install numpy).
 """
