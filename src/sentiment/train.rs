@@ -139,7 +139,6 @@ pub struct EpochRecord {
 pub struct History {
     log: MetricsLog,
     pub records: Vec<EpochRecord>,
-    epochs: usize,
 }
 
 impl History {
@@ -154,7 +153,6 @@ impl History {
         History {
             log: MetricsLog::new(&ctx.run, &header),
             records: Vec::new(),
-            epochs: 0,
         }
     }
 
@@ -177,7 +175,6 @@ impl History {
             val_accuracy,
             loss,
         });
-        self.epochs = epoch;
         let mut line = format!("epoch {epoch:>3}  train_accuracy {train_accuracy:.4}");
         if let Some(val) = val_accuracy {
             line.push_str(&format!("  val_accuracy {val:.4}"));
