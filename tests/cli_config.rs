@@ -32,7 +32,8 @@ fn artifacts_is_empty(dir: &Path) -> bool {
     !artifacts.exists() || std::fs::read_dir(&artifacts).unwrap().next().is_none()
 }
 
-const MINIMAL: &str = "[experiment]\ntask = \"mixture\"\nseed = 1\n";
+/// A small run that trains in well under a second: EM on generated ratings.
+const MINIMAL: &str = "[experiment]\ntask = \"mixture\"\nseed = 1\n\n[data]\nsource = \"synthetic\"\n\n[data.synthetic]\nusers = 60\nitems = 8\n\n[model]\nk = 2\n\n[train]\nseeds = [0]\n";
 
 #[test]
 fn backends_lists_flex() {
@@ -236,4 +237,95 @@ fn bad_set_syntax_rejected() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn out_of_range_names_value_and_range() {
+    let dir = config_dir(&format!("{MINIMAL}\n[sweep]\n"));
+    let text = MINIMAL.replace("k = 2", "k = 0");
+    std::fs::write(dir.path().join("x.toml"), text).unwrap();
+    let output = trainlab(&["train", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("'model.k' at x.toml:13"), "{message}");
+    assert!(message.contains("0 is out of range"), "{message}");
+    assert!(artifacts_is_empty(dir.path()), "a run folder was created");
+}
+
+#[test]
+fn two_runs_get_two_folders() {
+    let dir = config_dir(MINIMAL);
+    for _ in 0..2 {
+        let output = trainlab(&["train", "x.toml", "--progress", "plain"], dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("artifacts/mixture-x"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for run in &runs {
+        assert!(run.join("config.toml").is_file(), "{}", run.display());
+        assert!(run.join("metrics.csv").is_file(), "{}", run.display());
+    }
+}
+
+#[test]
+fn summary_records_run_facts() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(&["train", "x.toml", "--out", "run"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = std::fs::read_to_string(dir.path().join("run/summary.json")).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["task"], "mixture");
+    assert_eq!(summary["backend"], "flex");
+    assert_eq!(summary["precision"], "f64");
+    assert_eq!(summary["seed"], 1);
+    assert!(summary["wall_seconds"].as_f64().unwrap() > 0.0);
+    assert!(summary["versions"]["burn"].is_string());
+    assert!(summary["metrics"]["log_likelihood"].is_number(), "{text}");
+}
+
+#[test]
+fn redirected_output_has_no_escape_codes() {
+    let dir = config_dir(MINIMAL);
+    let log = std::fs::File::create(dir.path().join("out.log")).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_trainlab"))
+        .args(["train", "x.toml"])
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(dir.path().join("out.log")).unwrap();
+    assert!(!text.contains('\u{1b}'), "escape codes in: {text}");
+    assert!(
+        text.lines().any(|l| l.contains("iteration")),
+        "no progress lines in: {text}"
+    );
+    assert!(text.contains("run folder:"), "{text}");
+}
+
+#[test]
+fn same_config_same_metrics() {
+    let dir = config_dir(MINIMAL);
+    for out in ["a", "b"] {
+        let output = trainlab(&["train", "x.toml", "--out", out], dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let read = |run: &str| {
+        let text = std::fs::read_to_string(dir.path().join(run).join("summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut metrics = summary["metrics"].as_object().unwrap().clone();
+        // Timings differ between runs by nature; every other metric must be identical.
+        metrics.retain(|key, _| !key.ends_with("_seconds") && !key.ends_with("per_second"));
+        metrics
+    };
+    assert_eq!(read("a"), read("b"));
+    let weights =
+        |run: &str| std::fs::read(dir.path().join(run).join("mixture.safetensors")).unwrap();
+    assert_eq!(weights("a"), weights("b"));
 }
