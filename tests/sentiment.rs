@@ -606,4 +606,37 @@ mod course_cli {
             );
         }
     }
+
+    #[test]
+    #[ignore = "needs real data: set TRAINLAB_DATA=<path to shared data> and pass --ignored"]
+    fn toy_run_reports_every_algorithm() {
+        let expected = [
+            ("perceptron", [3.9174, 4.1640], -8.0, 1e-9),
+            ("average-perceptron", [3.478260, 3.611061], -6.373, 1e-6),
+            ("pegasos", [0.734646, 0.630022], -1.219507, 1e-6),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let metrics = train_config("configs/sentiment/toy.toml", &run, &[data_dir_set()]);
+        let all = metrics["algorithms"]
+            .as_object()
+            .expect("an 'algorithms' object");
+        assert_eq!(all.len(), 3);
+        for (algorithm, theta, theta0, tolerance) in expected {
+            let entry = &all[algorithm];
+            for (i, want) in theta.iter().enumerate() {
+                let value = entry["theta"][i].as_f64().unwrap();
+                assert_close(value, *want, tolerance, &format!("{algorithm} theta[{i}]"));
+            }
+            let got = entry["theta0"].as_f64().unwrap();
+            assert_close(got, theta0, tolerance, algorithm);
+        }
+        let svg = std::fs::read_to_string(run.join("decision-boundary.svg")).unwrap();
+        for algorithm in ["perceptron", "average-perceptron", "pegasos"] {
+            assert!(
+                svg.contains(algorithm),
+                "{algorithm} missing from the boundary plot"
+            );
+        }
+    }
 }

@@ -4,6 +4,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use burn::tensor::Device;
 use plotters::prelude::*;
 
+use super::config::Algorithm;
 use super::dataset::Prepared;
 use super::features::Dictionary;
 use super::model::LinearClassifier;
@@ -51,11 +52,11 @@ pub fn load_model(run: &RunDir, dim: usize, device: &Device) -> anyhow::Result<L
 }
 
 /// Writes the files besides the weights: the dictionary, the accuracy plot and, for 2-D
-/// points, the decision boundary.
+/// points, the decision boundary of each algorithm in `boundaries`.
 pub fn write_run_files(
     run: &RunDir,
     prepared: &Prepared,
-    weights: &LinearWeights,
+    boundaries: &[(Algorithm, LinearWeights)],
     records: &[EpochRecord],
 ) -> anyhow::Result<()> {
     if let Some(dictionary) = &prepared.dictionary {
@@ -64,8 +65,11 @@ pub fn write_run_files(
         run.write(DICTIONARY_FILE, text.as_bytes())?;
     }
     run.write("accuracy.svg", accuracy_chart(records).as_bytes())?;
-    if prepared.dictionary.is_none() && weights.theta.len() == 2 {
-        let svg = boundary_chart(prepared, weights)?;
+    let two_dimensional = boundaries
+        .iter()
+        .all(|(_, weights)| weights.theta.len() == 2);
+    if prepared.dictionary.is_none() && !boundaries.is_empty() && two_dimensional {
+        let svg = boundary_chart(prepared, boundaries)?;
         run.write("decision-boundary.svg", svg.as_bytes())?;
     }
     Ok(())
@@ -134,8 +138,11 @@ fn accuracy_chart(records: &[EpochRecord]) -> String {
     line_chart("accuracy per epoch", "epoch", "accuracy", &series)
 }
 
-/// Draws the training points by label and the line θ·x + θ0 = 0.
-fn boundary_chart(prepared: &Prepared, weights: &LinearWeights) -> anyhow::Result<String> {
+/// Draws the training points by label and each algorithm's line θ·x + θ0 = 0.
+fn boundary_chart(
+    prepared: &Prepared,
+    boundaries: &[(Algorithm, LinearWeights)],
+) -> anyhow::Result<String> {
     let features = &prepared.train.features;
     let points: Vec<(f64, f64, f64)> = (0..features.rows())
         .map(|i| {
@@ -146,7 +153,7 @@ fn boundary_chart(prepared: &Prepared, weights: &LinearWeights) -> anyhow::Resul
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 560)).into_drawing_area();
-        draw_boundary(&root, &points, weights)
+        draw_boundary(&root, &points, boundaries)
             .map_err(|e| anyhow::anyhow!("cannot draw the decision boundary: {e}"))?;
     }
     Ok(svg)
@@ -155,7 +162,7 @@ fn boundary_chart(prepared: &Prepared, weights: &LinearWeights) -> anyhow::Resul
 fn draw_boundary(
     root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
     points: &[(f64, f64, f64)],
-    weights: &LinearWeights,
+    boundaries: &[(Algorithm, LinearWeights)],
 ) -> Result<(), Box<dyn std::error::Error>> {
     root.fill(&WHITE)?;
     let (x_range, y_range) = padded_ranges(points.iter().map(|&(x, y, _)| (x, y)));
@@ -177,11 +184,15 @@ fn draw_boundary(
             .label(name)
             .legend(move |(x, y)| Circle::new((x, y), 3, color.filled()));
     }
-    let line = boundary_segment(weights, &x_range, &y_range);
-    chart
-        .draw_series(LineSeries::new(line, BLACK.stroke_width(2)))?
-        .label("θ·x + θ0 = 0")
-        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK));
+    let colors = [BLACK, GREEN, MAGENTA];
+    for ((algorithm, weights), color) in boundaries.iter().zip(colors.iter().cycle()) {
+        let line = boundary_segment(weights, &x_range, &y_range);
+        let color = *color;
+        chart
+            .draw_series(LineSeries::new(line, color.stroke_width(2)))?
+            .label(algorithm.as_str())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color));
+    }
     chart
         .configure_series_labels()
         .background_style(WHITE.mix(0.8))

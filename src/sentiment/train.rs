@@ -20,10 +20,73 @@ pub fn run(params: &SentimentParams, ctx: &RunContext) -> anyhow::Result<Metrics
 
     let weights = fit(params, &prepared, &evaluator, ctx, &mut history)?;
     let model = LinearClassifier::from_weights(&weights, &ctx.device);
+    let compared = compare_online(params, &prepared);
 
     outputs::save_model(&ctx.run, &model)?;
-    outputs::write_run_files(&ctx.run, &prepared, &weights, &history.records)?;
-    Ok(summary(params, &prepared, &evaluator, &model, &weights))
+    outputs::write_run_files(&ctx.run, &prepared, &compared, &history.records)?;
+    let mut metrics = summary(params, &prepared, &evaluator, &model, &weights);
+    if !compared.is_empty() {
+        metrics.insert(
+            "algorithms".into(),
+            algorithms_metric(&compared, &evaluator, ctx),
+        );
+    }
+    Ok(metrics)
+}
+
+/// Fits all three online algorithms with the run's T, λ and visiting order when the data are
+/// 2-D points, so one run reports and draws θ, θ0 of each; costs O(T · n) on a few hundred
+/// points. Returns nothing for review data.
+fn compare_online(
+    params: &SentimentParams,
+    prepared: &Prepared,
+) -> Vec<(Algorithm, LinearWeights)> {
+    if prepared.dictionary.is_some() {
+        return Vec::new();
+    }
+    let algorithms = [
+        Algorithm::Perceptron,
+        Algorithm::AveragePerceptron,
+        Algorithm::Pegasos,
+    ];
+    let dim = prepared.train.features.dim;
+    algorithms
+        .into_iter()
+        .filter_map(|algorithm| {
+            let mut learner = online::learner(algorithm, dim, params.model.lambda)?;
+            for _ in 0..params.model.epochs {
+                online::run_epoch(
+                    learner.as_mut(),
+                    &prepared.train.features,
+                    &prepared.train.labels,
+                    &prepared.order,
+                );
+            }
+            Some((algorithm, learner.weights()))
+        })
+        .collect()
+}
+
+fn algorithms_metric(
+    compared: &[(Algorithm, LinearWeights)],
+    evaluator: &Evaluator,
+    ctx: &RunContext,
+) -> serde_json::Value {
+    let mut all = serde_json::Map::new();
+    for (algorithm, weights) in compared {
+        let model = LinearClassifier::from_weights(weights, &ctx.device);
+        let (train_accuracy, val_accuracy, _) = evaluator.accuracies(&model);
+        let mut entry = json!({
+            "theta": weights.theta,
+            "theta0": weights.theta0,
+            "train_accuracy": train_accuracy,
+        });
+        if let Some(val) = val_accuracy {
+            entry["val_accuracy"] = json!(val);
+        }
+        all.insert(algorithm.as_str().to_string(), entry);
+    }
+    serde_json::Value::Object(all)
 }
 
 /// Trains on prepared data, reporting each epoch to `history`.
