@@ -114,10 +114,11 @@ fn http_get(url: &str) -> anyhow::Result<Vec<u8>> {
     let host = address.split(':').next().unwrap_or_default().to_string();
     let mut stream = TcpStream::connect(&address)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    write!(
-        stream,
+    // One write, so a server that answers after its first read sees the whole request.
+    let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: trainlab\r\n\r\n"
-    )?;
+    );
+    stream.write_all(request.as_bytes())?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
     reader.read_line(&mut status)?;

@@ -1,5 +1,7 @@
 //! The digits family's `train`: load data, fit, score on the test split, export, draw.
 
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::Value;
 
 use super::config::{DigitsParams, ModelKind};
@@ -21,9 +23,16 @@ pub fn train(params: &DigitsParams, ctx: &RunContext) -> anyhow::Result<Metrics>
         data.test.len()
     ));
     let device = ctx.device.clone().autodiff();
+    let mut rng = ChaCha8Rng::seed_from_u64(ctx.seed);
     match params.model.kind {
-        ModelKind::Mlp => finish(Mlp::new(&params.model, &device), params, &data, ctx),
-        ModelKind::Cnn => finish(Cnn::new(&params.model, &device), params, &data, ctx),
+        ModelKind::Mlp => {
+            let model = Mlp::new(&params.model, &mut rng, &device);
+            finish(model, params, &data, ctx)
+        }
+        ModelKind::Cnn => {
+            let model = Cnn::new(&params.model, &mut rng, &device);
+            finish(model, params, &data, ctx)
+        }
     }
 }
 

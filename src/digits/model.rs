@@ -3,12 +3,14 @@
 //! Field names become tensor names on export (`conv1.weight`, `fc1.bias`, ...), and the layers
 //! match PyTorch's `nn.Conv2d`/`nn.Linear`, so an equivalent PyTorch module loads the weights.
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::{leaky_relu, relu};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 
 use super::config::{Activation, ModelParams};
 use super::idx::{PIXELS, SIDE};
@@ -24,6 +26,45 @@ pub trait DigitNet: Module + 'static {
     /// # Shapes
     /// `images`: `[batch, 1, 28, 28]` → logits `[batch, 10]`.
     fn forward(&self, images: Tensor<4>) -> Tensor<2>;
+}
+
+/// Values drawn from U(-b, b) with b = 1/sqrt(fan_in), PyTorch's default for the weights and
+/// biases of `nn.Linear` and `nn.Conv2d`. Drawing them on the host from the run's RNG gives
+/// every backend the same initial weights for the same seed.
+fn uniform<const D: usize>(
+    shape: [usize; D],
+    fan_in: usize,
+    rng: &mut ChaCha8Rng,
+    device: &Device,
+) -> Param<Tensor<D>> {
+    let bound = 1.0 / (fan_in as f32).sqrt();
+    let count = shape.iter().product();
+    let values: Vec<f32> = (0..count)
+        .map(|_| rng.random_range(-bound..bound))
+        .collect();
+    Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+}
+
+/// A Linear layer with PyTorch's default initialization. Burn stores the weight `[in, out]`.
+fn linear(inputs: usize, outputs: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
+    let mut layer = LinearConfig::new(inputs, outputs).init(device);
+    layer.weight = uniform([inputs, outputs], inputs, rng, device);
+    layer.bias = Some(uniform([outputs], inputs, rng, device));
+    layer
+}
+
+/// A valid (unpadded) square convolution with PyTorch's default initialization.
+fn conv(channels: [usize; 2], kernel: usize, rng: &mut ChaCha8Rng, device: &Device) -> Conv2d {
+    let mut layer = Conv2dConfig::new(channels, [kernel, kernel]).init(device);
+    let fan_in = channels[0] * kernel * kernel;
+    layer.weight = uniform(
+        [channels[1], channels[0], kernel, kernel],
+        fan_in,
+        rng,
+        device,
+    );
+    layer.bias = Some(uniform([channels[1]], fan_in, rng, device));
+    layer
 }
 
 fn activate<const D: usize>(activation: Activation, x: Tensor<D>) -> Tensor<D> {
@@ -43,10 +84,10 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn new(params: &ModelParams, device: &Device) -> Mlp {
+    pub fn new(params: &ModelParams, rng: &mut ChaCha8Rng, device: &Device) -> Mlp {
         Mlp {
-            fc1: LinearConfig::new(PIXELS, params.hidden).init(device),
-            fc2: LinearConfig::new(params.hidden, CLASSES).init(device),
+            fc1: linear(PIXELS, params.hidden, rng, device),
+            fc2: linear(params.hidden, CLASSES, rng, device),
             activation: params.activation,
         }
     }
@@ -81,19 +122,19 @@ pub fn cnn_feature_side(kernel_size: usize) -> usize {
 }
 
 impl Cnn {
-    pub fn new(params: &ModelParams, device: &Device) -> Cnn {
+    pub fn new(params: &ModelParams, rng: &mut ChaCha8Rng, device: &Device) -> Cnn {
         let k = params.kernel_size;
         let side = cnn_feature_side(k);
         let flat = params.conv2_channels * side * side;
+        let (c1, c2) = (params.conv1_channels, params.conv2_channels);
         Cnn {
-            conv1: Conv2dConfig::new([1, params.conv1_channels], [k, k]).init(device),
-            conv2: Conv2dConfig::new([params.conv1_channels, params.conv2_channels], [k, k])
-                .init(device),
+            conv1: conv([1, c1], k, rng, device),
+            conv2: conv([c1, c2], k, rng, device),
             // Burn's pool stride defaults to the kernel size, as PyTorch's does.
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
-            fc1: LinearConfig::new(flat, params.hidden).init(device),
+            fc1: linear(flat, params.hidden, rng, device),
             dropout: DropoutConfig::new(params.dropout).init(),
-            fc2: LinearConfig::new(params.hidden, CLASSES).init(device),
+            fc2: linear(params.hidden, CLASSES, rng, device),
             activation: params.activation,
         }
     }
@@ -143,9 +184,10 @@ mod tests {
             .device(0)
             .unwrap();
         let images = Tensor::<4>::zeros([3, 1, 28, 28], &device);
-        let mlp = Mlp::new(&params(ModelKind::Mlp), &device);
+        let mut rng = rand::SeedableRng::seed_from_u64(0);
+        let mlp = Mlp::new(&params(ModelKind::Mlp), &mut rng, &device);
         assert_eq!(mlp.forward(images.clone()).dims(), [3, 10]);
-        let cnn = Cnn::new(&params(ModelKind::Cnn), &device);
+        let cnn = Cnn::new(&params(ModelKind::Cnn), &mut rng, &device);
         assert_eq!(cnn.forward(images).dims(), [3, 10]);
         assert_eq!(cnn.num_params(), 320 + 18496 + 204928 + 1290);
     }

@@ -5,6 +5,8 @@ use std::path::Path;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use image::imageops::FilterType;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 use super::config::{DigitsConfig, ModelKind, ModelParams, Normalize};
 use super::data::{self, Split};
@@ -39,9 +41,17 @@ impl LoadedNet {
 
 /// Builds the network `model.json` describes and loads the exported `.bpk` weights.
 pub fn load_net(run: &RunDir, params: &ModelParams, device: &Device) -> anyhow::Result<LoadedNet> {
+    // The initial values are replaced by the loaded weights, so any seed does.
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
     Ok(match params.kind {
-        ModelKind::Mlp => LoadedNet::Mlp(export::load_burnpack(run, Mlp::new(params, device))?),
-        ModelKind::Cnn => LoadedNet::Cnn(export::load_burnpack(run, Cnn::new(params, device))?),
+        ModelKind::Mlp => {
+            let net = Mlp::new(params, &mut rng, device);
+            LoadedNet::Mlp(export::load_burnpack(run, net)?)
+        }
+        ModelKind::Cnn => {
+            let net = Cnn::new(params, &mut rng, device);
+            LoadedNet::Cnn(export::load_burnpack(run, net)?)
+        }
     })
 }
 

@@ -210,10 +210,14 @@ fn check_finite(loss: f64, epoch: usize, step: u64, learning_rate: f64) -> anyho
     if loss.is_finite() {
         return Ok(());
     }
+    let kept = if epoch == 0 {
+        "no checkpoint was written yet".to_string()
+    } else {
+        format!("the checkpoint of epoch {epoch} is kept")
+    };
     anyhow::bail!(
         "training diverged: the loss became {loss} at step {step} (epoch {}); lower \
-         train.learning_rate (now {learning_rate}). The last good checkpoint is kept and no \
-         model was exported",
+         train.learning_rate (now {learning_rate}). No model was exported, and {kept}",
         epoch + 1
     )
 }
