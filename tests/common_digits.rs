@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// The trainlab binary built for these tests.
+/// Returns a command for the trainlab binary built for these tests.
 pub fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trainlab"));
     command.arg("--progress").arg("plain");
@@ -39,14 +39,14 @@ pub fn summary(run: &Path) -> Value {
     serde_json::from_str(&text).expect("summary.json is JSON")
 }
 
-/// A float metric of `summary.json`.
+/// Reads a float metric of `summary.json`.
 pub fn metric(run: &Path, name: &str) -> f64 {
     summary(run)["metrics"][name]
         .as_f64()
         .unwrap_or_else(|| panic!("summary has no numeric metric {name}"))
 }
 
-/// The shared data root from `TRAINLAB_DATA`, with a clear failure when it is missing.
+/// Returns the data root from `TRAINLAB_DATA`, and fails with a clear message without it.
 pub fn data_root() -> PathBuf {
     let root = std::env::var("TRAINLAB_DATA").expect(
         "this test needs real data: set TRAINLAB_DATA to the folder holding mnist/ and pass \

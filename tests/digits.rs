@@ -31,7 +31,7 @@ momentum = 0.9
 nesterov = true
 "#;
 
-/// One trained CNN run shared by the tests that only read it.
+/// Trains one CNN run, once, for the tests that only read it.
 fn trained_cnn() -> &'static Path {
     static RUN: OnceLock<PathBuf> = OnceLock::new();
     RUN.get_or_init(|| {
@@ -102,7 +102,8 @@ fn tensor(file: &SafeTensors, name: &str) -> (Vec<f32>, Vec<usize>) {
     (values, view.shape().to_vec())
 }
 
-/// A valid 2-D convolution, PyTorch layout: input `[cin, h, w]`, weight `[cout, cin, k, k]`.
+/// Computes a valid 2-D convolution plus ReLU in PyTorch layout: input `[cin, h, w]`,
+/// weight `[cout, cin, k, k]`.
 fn conv(input: &[f32], side: usize, weight: &(Vec<f32>, Vec<usize>), bias: &[f32]) -> Vec<f32> {
     let (cout, cin, k) = (weight.1[0], weight.1[1], weight.1[2]);
     let out_side = side - k + 1;
@@ -154,7 +155,7 @@ fn dense(input: &[f32], weight: &(Vec<f32>, Vec<usize>), bias: &[f32], relu: boo
         .collect()
 }
 
-/// The course CNN's forward pass from the exported file, returning softmax probabilities.
+/// Runs the course CNN's forward pass from the exported file and returns probabilities.
 fn cnn_probabilities(file: &SafeTensors, pixels: &[u8]) -> Vec<f32> {
     let input: Vec<f32> = pixels.iter().map(|&p| p as f32 / 255.0).collect();
     let x = conv(
@@ -390,7 +391,7 @@ fn image_label_count_mismatch_rejected() {
 fn huge_learning_rate_stops_training() {
     let dir = tempfile::tempdir().unwrap();
     // Raw 0-255 pixels make learning rate 10 overflow within a few steps on synthetic
-    // digits; the real-data tests check the course MLP at the same rate on MNIST.
+    // digits. The real-data tests check the course MLP at the same rate on MNIST.
     let body = "[data]\nsource = \"synthetic\"\nsynthetic_train = 600\nnormalize = \"none\"\n\
                 [model]\nkind = \"mlp\"\nactivation = \"leaky-relu\"\n\
                 [train]\nepochs = 2\nlearning_rate = 10.0\n";
@@ -442,7 +443,7 @@ fn wait_for_rows(run: &Path, rows: usize, limit: Duration) -> Instant {
     panic!("{} rows did not appear in {}", rows, run.display());
 }
 
-/// Every column of metrics.csv except the timing ones.
+/// Returns every column of metrics.csv except the timing ones.
 fn deterministic_columns(run: &Path) -> Vec<Vec<String>> {
     metrics_rows(run)
         .into_iter()
@@ -520,7 +521,7 @@ fn resume_after_kill_matches_uninterrupted() {
     }
 }
 
-/// Serves files from memory over HTTP on 127.0.0.1 until `requests` were answered.
+/// Serves files from memory over HTTP on 127.0.0.1 for `requests` requests.
 fn serve(files: Vec<(String, Vec<u8>)>, requests: usize) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -584,13 +585,13 @@ fn mnist_source_downloads_from_mirror() {
     ]);
     assert!(output.status.success(), "{}", text(&output));
     assert!(cache.join("t10k-labels-idx1-ubyte.gz").is_file());
-    // Every label is 3, so the model learns to answer 3.
+    // Every label is 3, so the model learns to predict 3.
     assert_eq!(metric(&run, "test_accuracy"), 1.0);
 }
 
 #[test]
 fn mnist_source_offline_says_where() {
-    // Bind and drop a listener so the port is closed: nothing answers there.
+    // Bind and drop a listener so the port is closed and nothing listens there.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -62,7 +62,7 @@ impl TrainState {
         improved
     }
 
-    /// Whether early stopping applies; `patience = 0` turns it off.
+    /// Returns whether early stopping applies; `patience = 0` turns it off.
     pub fn out_of_patience(&self, patience: usize) -> bool {
         patience > 0 && self.stale_epochs >= patience
     }
@@ -172,9 +172,9 @@ pub fn restore<M: DigitNet>(
     model: M,
     optimizer: ModuleOptimizer,
     device: &Device,
+    seed: u64,
 ) -> anyhow::Result<(M, ModuleOptimizer, TrainState)> {
     let Some(last) = read_pointer(run, "last.json")? else {
-        let seed = run_seed(run)?;
         return Ok((model, optimizer, TrainState::new(seed)));
     };
     let folder = root(run).join(&last.folder);
@@ -188,12 +188,6 @@ pub fn restore<M: DigitNet>(
     let state = serde_json::from_slice(&text)
         .with_context(|| format!("{} is not a training state", state_path.display()))?;
     Ok((model, optimizer, state))
-}
-
-fn run_seed(run: &RunDir) -> anyhow::Result<u64> {
-    let doc = crate::cli::load_run_config(run, Vec::new())?;
-    let resolved = crate::config::resolve::<super::config::DigitsConfig>(&doc)?;
-    Ok(resolved.raw.experiment.seed)
 }
 
 /// Returns the best checkpoint's model, or `current` when it is the best.

@@ -1,8 +1,8 @@
 //! `data.source = "mnist"`: fetch the four MNIST files once into `data.dir`, then read them
 //! as IDX files.
 //!
-//! `http://` mirrors are fetched with a small HTTP/1.1 client on the standard library;
-//! `https://` mirrors through the `curl` program, since this build has no TLS library. A
+//! `http://` mirrors are fetched with a small HTTP/1.1 client on the standard library. This
+//! build has no TLS library, so `https://` mirrors are fetched with the `curl` program. A
 //! download is checked against the announced length and by parsing it (60,000 training and
 //! 10,000 test items) before it is renamed into place.
 
@@ -74,7 +74,7 @@ fn fetch_checked(url: &str, target: &Path, count: usize) -> anyhow::Result<()> {
     })?;
     if items != count {
         std::fs::remove_file(&partial)?;
-        anyhow::bail!("the file holds {items} items, expected {count}");
+        anyhow::bail!("invalid download: the file contains {items} items, expected {count}");
     }
     std::fs::rename(&partial, target)?;
     Ok(())
@@ -108,13 +108,13 @@ fn split_url(url: &str) -> anyhow::Result<(String, String)> {
     Ok((address, path.to_string()))
 }
 
-/// A plain HTTP/1.1 GET that requires status 200 and a body of the announced length.
+/// Sends a plain HTTP/1.1 GET and requires status 200 and a body of the announced length.
 fn http_get(url: &str) -> anyhow::Result<Vec<u8>> {
     let (address, path) = split_url(url)?;
     let host = address.split(':').next().unwrap_or_default().to_string();
     let mut stream = TcpStream::connect(&address)?;
     stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    // One write, so a server that answers after its first read sees the whole request.
+    // One write, so a server that responds after its first read gets the whole request.
     let request = format!(
         "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: trainlab\r\n\r\n"
     );
@@ -123,7 +123,7 @@ fn http_get(url: &str) -> anyhow::Result<Vec<u8>> {
     let mut status = String::new();
     reader.read_line(&mut status)?;
     if status.split_whitespace().nth(1) != Some("200") {
-        anyhow::bail!("the server answered '{}'", status.trim());
+        anyhow::bail!("the server responded '{}', expected 200", status.trim());
     }
     let mut length = None;
     loop {

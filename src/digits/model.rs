@@ -45,7 +45,8 @@ fn uniform<const D: usize>(
     Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
 }
 
-/// A Linear layer with PyTorch's default initialization. Burn stores the weight `[in, out]`.
+/// Builds a Linear layer with PyTorch's default initialization. Burn stores the weight
+/// `[in, out]`.
 fn linear(inputs: usize, outputs: usize, rng: &mut ChaCha8Rng, device: &Device) -> Linear {
     let mut layer = LinearConfig::new(inputs, outputs).init(device);
     layer.weight = uniform([inputs, outputs], inputs, rng, device);
@@ -53,7 +54,7 @@ fn linear(inputs: usize, outputs: usize, rng: &mut ChaCha8Rng, device: &Device) 
     layer
 }
 
-/// A valid (unpadded) square convolution with PyTorch's default initialization.
+/// Builds a valid (unpadded) square convolution with PyTorch's default initialization.
 fn conv(channels: [usize; 2], kernel: usize, rng: &mut ChaCha8Rng, device: &Device) -> Conv2d {
     let mut layer = Conv2dConfig::new(channels, [kernel, kernel]).init(device);
     let fan_in = channels[0] * kernel * kernel;
@@ -118,7 +119,10 @@ pub struct Cnn {
 
 /// Side length after the two valid convolutions and 2x2 pools.
 pub fn cnn_feature_side(kernel_size: usize) -> usize {
-    ((SIDE - kernel_size + 1) / 2 - kernel_size + 1) / 2
+    // Pools floor odd sizes, as PyTorch's MaxPool2d does by default.
+    let convolved = SIDE - kernel_size + 1;
+    let pooled = convolved / 2;
+    (pooled - (kernel_size - 1)) / 2
 }
 
 impl Cnn {

@@ -24,8 +24,8 @@ use crate::run::RunDir;
 
 /// A trained network of either kind, loaded from a run folder.
 pub enum LoadedNet {
-    Mlp(Mlp),
-    Cnn(Cnn),
+    Mlp(Box<Mlp>),
+    Cnn(Box<Cnn>),
 }
 
 impl LoadedNet {
@@ -46,16 +46,16 @@ pub fn load_net(run: &RunDir, params: &ModelParams, device: &Device) -> anyhow::
     Ok(match params.kind {
         ModelKind::Mlp => {
             let net = Mlp::new(params, &mut rng, device);
-            LoadedNet::Mlp(export::load_burnpack(run, net)?)
+            LoadedNet::Mlp(Box::new(export::load_burnpack(run, net)?))
         }
         ModelKind::Cnn => {
             let net = Cnn::new(params, &mut rng, device);
-            LoadedNet::Cnn(export::load_burnpack(run, net)?)
+            LoadedNet::Cnn(Box::new(export::load_burnpack(run, net)?))
         }
     })
 }
 
-/// The device of the run's saved backend section.
+/// Builds the device of the run's saved backend section.
 fn run_device(doc: &ConfigDoc) -> anyhow::Result<Device> {
     let resolved = resolve::<DigitsConfig>(doc)?;
     let backend = &resolved.raw.backend;
@@ -174,8 +174,8 @@ pub fn evaluate(run: &RunDir, doc: &ConfigDoc) -> anyhow::Result<Metrics> {
     let split: Split = data::test_files(&params.data)?;
     let device = run_device(doc)?;
     let (tally, predictions) = match load_net(run, &exported.model, &device)? {
-        LoadedNet::Mlp(net) => score(&net, &split, exported.normalize, &device),
-        LoadedNet::Cnn(net) => score(&net, &split, exported.normalize, &device),
+        LoadedNet::Mlp(net) => score(net.as_ref(), &split, exported.normalize, &device),
+        LoadedNet::Cnn(net) => score(net.as_ref(), &split, exported.normalize, &device),
     };
     let confusion = Confusion::new(&split.labels, &predictions);
     run.write(

@@ -89,7 +89,10 @@ fn draw_confusion(
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(40)
-        .build_cartesian_2d(0i32..10i32, 10i32..0i32)?;
+        .build_cartesian_2d(-0.5f64..9.5f64, -0.5f64..9.5f64)?;
+    // Row 0 goes at the top, so the y axis shows 9 - y.
+    let top_down = |y: &f64| format!("{}", 9 - y.round() as i32);
+    let digit = |x: &f64| format!("{}", x.round() as i32);
     chart
         .configure_mesh()
         .disable_mesh()
@@ -97,6 +100,8 @@ fn draw_confusion(
         .y_desc("true")
         .x_labels(10)
         .y_labels(10)
+        .x_label_formatter(&digit)
+        .y_label_formatter(&top_down)
         .draw()?;
     let largest = confusion
         .counts
@@ -108,7 +113,7 @@ fn draw_confusion(
         .max(1);
     for (truth, row) in confusion.counts.iter().enumerate() {
         for (predicted, &count) in row.iter().enumerate() {
-            let (x, y) = (predicted as i32, truth as i32);
+            let (x, y) = (predicted as f64, 9.0 - truth as f64);
             // Square root shading keeps small off-diagonal counts visible.
             let shade = (count as f64 / largest as f64).sqrt();
             let color = RGBColor(
@@ -117,13 +122,13 @@ fn draw_confusion(
                 255,
             );
             chart.draw_series(std::iter::once(Rectangle::new(
-                [(x, y), (x + 1, y + 1)],
+                [(x - 0.5, y - 0.5), (x + 0.5, y + 0.5)],
                 color.filled(),
             )))?;
             let ink = if shade > 0.6 { WHITE } else { BLACK };
             chart.draw_series(std::iter::once(Text::new(
                 count.to_string(),
-                (x, y),
+                (x - 0.2, y + 0.15),
                 ("sans-serif", 13).into_font().color(&ink),
             )))?;
         }

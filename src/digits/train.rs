@@ -151,59 +151,103 @@ pub struct EpochResult<M> {
     pub train_seconds: f64,
 }
 
-/// Runs one epoch of minibatch training and stops at the first non-finite loss.
-pub fn train_epoch<M: DigitNet>(
-    mut model: M,
-    optimizer: &mut ModuleOptimizer,
-    learning_rate: f64,
-    split: &Split,
-    params: &DigitsParams,
-    state: &mut TrainState,
-    ctx: &RunContext,
-    device: &Device,
-) -> anyhow::Result<EpochResult<M>> {
-    let epoch = state.epochs_done;
-    let seed = epoch_seed(state.seed, epoch);
-    device.seed(seed);
-    let loader = DataLoaderBuilder::new(DigitBatcher::new(split, params.data.normalize))
-        .batch_size(params.train.batch_size)
-        .shuffle(seed)
-        .set_device(device.clone())
-        .build(split.dataset());
-    let task = ctx
-        .progress
-        .task(&format!("epoch {}", epoch + 1), loader.num_items() as u64);
-    let started = Instant::now();
-    let mut tally = Tally::default();
-    for batch in loader.iter() {
-        crate::interrupt::check()?;
-        let batch = batch.expect("in-memory digit batches cannot fail");
-        let size = batch.labels.len();
-        let logits = model.forward(batch.images);
-        let loss = cross_entropy(logits.clone(), batch.targets).mean();
-        let loss_value = loss.clone().into_scalar::<f64>();
-        state.global_step += 1;
-        check_finite(loss_value, epoch, state.global_step, learning_rate)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optimizer.step(learning_rate, model, grads);
-        tally.loss_sum += loss_value * size as f64;
-        tally.correct += count_correct(&predicted_classes(logits), &batch.labels);
-        tally.count += size;
-        task.inc(size as u64);
+/// Settings and context shared by every epoch of one run.
+pub struct Trainer<'a> {
+    pub params: &'a DigitsParams,
+    pub ctx: &'a RunContext,
+    /// The autodiff device training runs on.
+    pub device: &'a Device,
+}
+
+impl Trainer<'_> {
+    /// Runs one epoch of minibatch training and stops at the first non-finite loss.
+    fn train_epoch<M: DigitNet>(
+        &self,
+        mut model: M,
+        optimizer: &mut ModuleOptimizer,
+        split: &Split,
+        state: &mut TrainState,
+    ) -> anyhow::Result<EpochResult<M>> {
+        let (epoch, train) = (state.epochs_done, &self.params.train);
+        let learning_rate = train.learning_rate_at(epoch);
+        let seed = epoch_seed(state.seed, epoch);
+        // Dropout masks of this epoch come from the device generator.
+        self.device.seed(seed);
+        let loader = DataLoaderBuilder::new(DigitBatcher::new(split, self.params.data.normalize))
+            .batch_size(train.batch_size)
+            .shuffle(seed)
+            .set_device(self.device.clone())
+            .build(split.dataset());
+        let label = format!("epoch {}", epoch + 1);
+        let task = self.ctx.progress.task(&label, loader.num_items() as u64);
+        let started = Instant::now();
+        let mut tally = Tally::default();
+        for batch in loader.iter() {
+            crate::interrupt::check()?;
+            let batch = batch.expect("in-memory digit batches cannot fail");
+            let size = batch.labels.len();
+            let logits = model.forward(batch.images);
+            let loss = cross_entropy(logits.clone(), batch.targets).mean();
+            let loss_value = loss.clone().into_scalar::<f64>();
+            state.global_step += 1;
+            check_finite(loss_value, epoch, state.global_step, learning_rate)?;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(learning_rate, model, grads);
+            tally.loss_sum += loss_value * size as f64;
+            tally.correct += count_correct(&predicted_classes(logits), &batch.labels);
+            tally.count += size;
+            task.inc(size as u64);
+        }
+        let train_seconds = started.elapsed().as_secs_f64();
+        task.finish(&format!(
+            "{label}: train loss {:.4} accuracy {:.4} ({:.0} images/s)",
+            tally.mean_loss(),
+            tally.accuracy(),
+            tally.count as f64 / train_seconds
+        ));
+        Ok(EpochResult {
+            model,
+            tally,
+            train_seconds,
+        })
     }
-    let train_seconds = started.elapsed().as_secs_f64();
-    task.finish(&format!(
-        "epoch {}: train loss {:.4} accuracy {:.4} ({:.0} images/s)",
-        epoch + 1,
-        tally.mean_loss(),
-        tally.accuracy(),
-        tally.count as f64 / train_seconds
-    ));
-    Ok(EpochResult {
-        model,
-        tally,
-        train_seconds,
-    })
+
+    /// Trains one epoch, scores the dev split, writes the checkpoint and the metrics row.
+    fn run_epoch<M: DigitNet>(
+        &self,
+        model: M,
+        optimizer: &mut ModuleOptimizer,
+        data: &DigitData,
+        state: &mut TrainState,
+        log: &mut MetricsLog,
+    ) -> anyhow::Result<EpochResult<M>> {
+        let started = Instant::now();
+        let learning_rate = self.params.train.learning_rate_at(state.epochs_done);
+        let result = self.train_epoch(model, optimizer, &data.train, state)?;
+        let normalize = self.params.data.normalize;
+        let dev = data
+            .dev
+            .as_ref()
+            .map(|dev| score(&result.model.valid(), dev, normalize, self.device).0);
+        let is_best = state.finish_epoch(dev.map(|t| t.accuracy()));
+        checkpoint::save(&self.ctx.run, &result.model, optimizer, state, is_best)
+            .context("cannot write the checkpoint")?;
+        // Without a dev set its columns read NaN.
+        let (dev_loss, dev_accuracy) =
+            dev.map_or((f64::NAN, f64::NAN), |d| (d.mean_loss(), d.accuracy()));
+        log.push(&[
+            state.epochs_done as f64,
+            learning_rate,
+            result.tally.mean_loss(),
+            result.tally.accuracy(),
+            dev_loss,
+            dev_accuracy,
+            started.elapsed().as_secs_f64(),
+            result.tally.count as f64 / result.train_seconds,
+            if is_best { 1.0 } else { 0.0 },
+        ])?;
+        Ok(result)
+    }
 }
 
 fn check_finite(loss: f64, epoch: usize, step: u64, learning_rate: f64) -> anyhow::Result<()> {
@@ -243,55 +287,24 @@ pub fn fit<M: DigitNet>(
     let mut state = TrainState::new(ctx.seed);
     let mut log = MetricsLog::new(&ctx.run, &METRICS_HEADER);
     if ctx.resume {
-        (model, optimizer, state) = checkpoint::restore(&ctx.run, model, optimizer, device)?;
+        (model, optimizer, state) =
+            checkpoint::restore(&ctx.run, model, optimizer, device, ctx.seed)?;
         log = MetricsLog::resume(&ctx.run, &METRICS_HEADER, state.epochs_done)?;
-        ctx.progress
-            .line(&format!("resuming after epoch {}", state.epochs_done));
+        let line = format!("resuming after epoch {}", state.epochs_done);
+        ctx.progress.line(&line);
     }
+    let trainer = Trainer {
+        params,
+        ctx,
+        device,
+    };
     let (mut images, mut seconds) = (0usize, 0.0f64);
-    while state.epochs_done < params.train.epochs && !state.out_of_patience(params.train.patience) {
-        let epoch_started = Instant::now();
-        let learning_rate = params.train.learning_rate_at(state.epochs_done);
-        let result = train_epoch(
-            model,
-            &mut optimizer,
-            learning_rate,
-            &data.train,
-            params,
-            &mut state,
-            ctx,
-            device,
-        )?;
+    let train = &params.train;
+    while state.epochs_done < train.epochs && !state.out_of_patience(train.patience) {
+        let result = trainer.run_epoch(model, &mut optimizer, data, &mut state, &mut log)?;
         model = result.model;
         images += result.tally.count;
         seconds += result.train_seconds;
-        let dev = data
-            .dev
-            .as_ref()
-            .map(|dev| score(&model.valid(), dev, params.data.normalize, device).0);
-        let is_best = state.finish_epoch(dev.map(|t| t.accuracy()));
-        checkpoint::save(&ctx.run, &model, &optimizer, &state, is_best)
-            .context("cannot write the checkpoint")?;
-        let dev = dev.unwrap_or(Tally {
-            loss_sum: f64::NAN,
-            correct: 0,
-            count: 0,
-        });
-        log.push(&[
-            state.epochs_done as f64,
-            learning_rate,
-            result.tally.mean_loss(),
-            result.tally.accuracy(),
-            dev.mean_loss(),
-            if dev.count > 0 {
-                dev.accuracy()
-            } else {
-                f64::NAN
-            },
-            epoch_started.elapsed().as_secs_f64(),
-            result.tally.count as f64 / result.train_seconds,
-            if is_best { 1.0 } else { 0.0 },
-        ])?;
     }
     let best_model = checkpoint::load_best(&ctx.run, model, &state)?;
     Ok(Outcome {
