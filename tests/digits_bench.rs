@@ -146,8 +146,9 @@ import json, sys, time
 import torch
 import torch.nn as nn
 
-kind, batch = sys.argv[1], int(sys.argv[2])
+kind, batch, threads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.manual_seed(0)
+torch.set_num_threads(threads)
 
 class Mlp(nn.Module):
     def __init__(self):
@@ -208,9 +209,16 @@ print(json.dumps({"train": train, "infer": infer, "torch": torch.__version__,
                   "threads": torch.get_num_threads()}))
 "#;
 
-fn torch_rates(kind: &str, batch: usize) -> Option<(f64, f64, String)> {
+/// PyTorch rates with `threads` intra-op threads.
+fn torch_run(kind: &str, batch: usize, threads: usize) -> Option<(f64, f64, String)> {
     let output = Command::new("python3")
-        .args(["-c", TORCH_SCRIPT, kind, &batch.to_string()])
+        .args([
+            "-c",
+            TORCH_SCRIPT,
+            kind,
+            &batch.to_string(),
+            &threads.to_string(),
+        ])
         .output()
         .ok()?;
     if !output.status.success() {
@@ -222,8 +230,16 @@ fn torch_rates(kind: &str, batch: usize) -> Option<(f64, f64, String)> {
     }
     let line = String::from_utf8_lossy(&output.stdout);
     let value: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
-    let version = format!("{} ({} threads)", value["torch"], value["threads"]);
+    let version = value["torch"].as_str().unwrap_or("unknown").to_string();
     Some((value["train"].as_f64()?, value["infer"].as_f64()?, version))
+}
+
+/// Returns the better of PyTorch with 1 and with 2 threads, per measure. On a loaded 2-core
+/// machine its OpenMP threads can wait on each other, so 1 thread is sometimes faster.
+fn torch_rates(kind: &str, batch: usize) -> Option<(f64, f64, String)> {
+    let one = torch_run(kind, batch, 1)?;
+    let two = torch_run(kind, batch, 2)?;
+    Some((one.0.max(two.0), one.1.max(two.1), one.2))
 }
 
 fn ratio(ours: f64, theirs: Option<f64>) -> String {
@@ -268,7 +284,7 @@ fn bench_digits_throughput() {
             ));
         }
     }
-    println!("\nPyTorch: {version}\ntrainlab training time by phase:");
+    println!("\nPyTorch {version}, best of 1 and 2 threads\ntrainlab training time by phase:");
     for line in profile {
         println!("- {line}");
     }
