@@ -632,3 +632,32 @@ fn shipped_configs_resolve() {
         assert!(output.status.success(), "{name}: {}", text(&output));
     }
 }
+
+#[test]
+fn adam_with_decay_and_cosine_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "[data]\nsource = \"synthetic\"\nsynthetic_train = 1000\nsynthetic_test = 200\n\
+                [model]\nkind = \"mlp\"\n\
+                [train]\nepochs = 3\noptimizer = \"adam\"\nlearning_rate = 0.002\n\
+                weight_decay = 0.0001\nschedule = \"cosine\"\n";
+    let config = write_config(dir.path(), "adam.toml", body);
+    let run = dir.path().join("run");
+    let output = trainlab(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", text(&output));
+    let rates: Vec<f64> = metrics_rows(&run)
+        .iter()
+        .map(|r| r[1].parse().unwrap())
+        .collect();
+    assert_eq!(rates[0], 0.002);
+    assert!(
+        rates[1] < rates[0] && rates[2] < rates[1],
+        "cosine decay: {rates:?}"
+    );
+    let accuracy = metric(&run, "test_accuracy");
+    assert!(accuracy > 0.5, "test accuracy {accuracy}");
+}
