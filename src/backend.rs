@@ -133,7 +133,7 @@ impl BackendChoice {
         };
         // Settings can be set once per device per process; a second run in the same process
         // (a sweep, a test) finds them already set, which is fine when they match.
-        if device.configure(dtype).is_err() && device.settings().float_dtype != dtype.into() {
+        if device.configure(dtype).is_err() && device.settings().float_dtype != dtype {
             anyhow::bail!(
                 "the {} device was already set up with {:?} in this process and cannot switch to \
                  {}; run each precision in its own process",
