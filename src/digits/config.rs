@@ -452,6 +452,14 @@ mod tests {
     }
 
     #[test]
+    fn normalize_modes_scale_bytes() {
+        assert_eq!(Normalize::None.apply(255), 255.0);
+        assert_eq!(Normalize::Unit.apply(255), 1.0);
+        let zero = Normalize::Mnist.apply(0);
+        assert!((zero - (-0.1307 / 0.3081)).abs() < 1e-6, "{zero}");
+    }
+
+    #[test]
     fn step_schedule_decays() {
         let mut params = parse("[experiment]\ntask = \"digits\"\n").unwrap().train;
         params.schedule = Schedule::Step;

@@ -345,6 +345,21 @@ mod tests {
     }
 
     #[test]
+    fn range_past_end_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let (images, labels) = (dir.path().join("i"), dir.path().join("l"));
+        std::fs::write(&images, encode_images(&[0; 3 * PIXELS], 3)).unwrap();
+        std::fs::write(&labels, encode_labels(&[1, 2, 3])).unwrap();
+        let (kept, kept_labels) = read_pair(&images, &labels, 1, Some(3)).unwrap();
+        assert_eq!(kept.count(), 2);
+        assert_eq!(kept_labels, vec![2, 3]);
+        let text = read_pair(&images, &labels, 1, Some(4))
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains("[1, 4) goes past its 3 items"), "{text}");
+    }
+
+    #[test]
     fn short_header_rejected() {
         let text = parse_images(&path(), &[0, 0, 8]).unwrap_err().to_string();
         assert!(text.contains("too short"), "{text}");

@@ -254,14 +254,15 @@ fn check_finite(loss: f64, epoch: usize, step: u64, learning_rate: f64) -> anyho
     if loss.is_finite() {
         return Ok(());
     }
-    let kept = if epoch == 0 {
+    let checkpoint_note = if epoch == 0 {
         "no checkpoint was written yet".to_string()
     } else {
         format!("the checkpoint of epoch {epoch} is kept")
     };
     anyhow::bail!(
         "training diverged: the loss became {loss} at step {step} (epoch {}); lower \
-         train.learning_rate (now {learning_rate}). No model was exported, and {kept}",
+         train.learning_rate (now {learning_rate}). No model was exported, and \
+         {checkpoint_note}",
         epoch + 1
     )
 }
