@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 
 use crate::backend::{BackendKind, compiled_backends};
@@ -77,8 +78,13 @@ pub struct RunArgs {
 #[derive(Debug, Args)]
 pub struct TrainArgs {
     /// Config file (TOML).
-    #[arg(required_unless_present = "resume")]
+    #[arg(required_unless_present_any = ["resume", "builtin"])]
     pub config: Option<PathBuf>,
+
+    /// Train a config compiled into the binary, named like `configs/digits/demo.toml`; `demo`
+    /// uses it to run each family in its own process.
+    #[arg(long, hide = true, value_name = "NAME", conflicts_with_all = ["config", "resume"])]
+    pub builtin: Option<String>,
 
     /// Continue a killed run from its last checkpoint, with the config saved in RUN_DIR.
     #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["config", "overrides", "backend", "out"])]
@@ -212,6 +218,17 @@ fn location(args: &RunArgs) -> RunLocation {
 
 fn train(args: TrainArgs, progress: &Progress) -> anyhow::Result<()> {
     let (doc, location) = match (&args.resume, &args.config) {
+        _ if args.builtin.is_some() => {
+            let name = args.builtin.as_deref().unwrap_or_default();
+            let Some((_, text)) = DEMO_CONFIGS.iter().find(|(path, _)| *path == name) else {
+                crate::bail_input!("no built-in config named '{name}'");
+            };
+            let overrides = parse_overrides(&args.run.overrides, args.run.backend.as_deref())?;
+            (
+                ConfigDoc::parse(name, text, overrides)?,
+                location(&args.run),
+            )
+        }
         (Some(run_dir), _) => {
             let run = RunDir::open(run_dir)?;
             (
@@ -360,20 +377,35 @@ pub const DEMO_CONFIGS: [(&str, &str); 3] = [
     ),
 ];
 
+/// Trains every built-in demo, each in its own process: Burn fixes a device's float type once
+/// per process, and the families default to different precisions.
 fn demo(artifacts: &std::path::Path, progress: &Progress) -> anyhow::Result<()> {
-    let mut finished = Vec::new();
-    for (name, text) in DEMO_CONFIGS {
+    let program = std::env::current_exe().context("cannot find the trainlab executable")?;
+    for (name, _) in DEMO_CONFIGS {
         progress.line(&format!("demo: {name}"));
-        let doc = ConfigDoc::parse(name, text, Vec::new())?;
-        let run = dispatch_launch(&doc, &RunLocation::New(artifacts.to_path_buf()), progress)?;
-        print_finished(&run);
-        finished.push(run);
+        let status = std::process::Command::new(&program)
+            .args(["train", "--builtin", name, "--artifacts"])
+            .arg(artifacts)
+            .args(["--progress", progress_flag(progress)])
+            .status()
+            .with_context(|| format!("cannot start {}", program.display()))?;
+        if !status.success() {
+            anyhow::bail!("the demo {name} failed ({status}); its error is printed above");
+        }
     }
-    println!("demo results:");
-    for run in &finished {
-        println!("  {}", run.run.path().display());
-    }
+    println!(
+        "demo results are in {}/<experiment>/<UTC timestamp>/",
+        artifacts.display()
+    );
     Ok(())
+}
+
+fn progress_flag(progress: &Progress) -> &'static str {
+    match progress.mode() {
+        ProgressMode::Bar => "bar",
+        ProgressMode::Plain | ProgressMode::Auto => "plain",
+        ProgressMode::None => "none",
+    }
 }
 
 fn print_finished(finished: &Finished) {

@@ -329,3 +329,21 @@ fn same_config_same_metrics() {
         |run: &str| std::fs::read(dir.path().join(run).join("mixture.safetensors")).unwrap();
     assert_eq!(weights("a"), weights("b"));
 }
+
+#[test]
+fn demo_trains_every_family() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = trainlab(&["demo", "--progress", "none"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    for experiment in ["sentiment-demo", "digits-demo", "mixture-demo"] {
+        let parent = dir.path().join("artifacts").join(experiment);
+        let runs: Vec<_> = std::fs::read_dir(&parent)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(runs.len(), 1, "{experiment}: {runs:?}");
+        let text = std::fs::read_to_string(runs[0].join("summary.json")).unwrap();
+        let summary: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(summary["status"], "completed", "{experiment}: {text}");
+    }
+}
