@@ -1,7 +1,9 @@
 //! The GPU code path: a few training steps of the MLP and the CNN and a few EM iterations on
 //! the `wgpu` backend, each compared with the same steps on `flex`.
 //!
-//! Only built with `--features wgpu`. Without a GPU, Mesa's software Vulkan driver (lavapipe,
+//! `TRAINLAB_GPU_BACKENDS` (comma-separated, default `wgpu`) lists the backends to compare with
+//! flex, so `scripts/gpu-check.sh` runs the same set on `cuda`. Only built with
+//! `--features wgpu`. Without a GPU, Mesa's software Vulkan driver (lavapipe,
 //! Debian packages `mesa-vulkan-drivers libvulkan1`) runs these on the CPU, so they are kept
 //! tiny. Tolerances: f32 on two backends sums in different orders, so after a handful of SGD
 //! steps parameters agree to about 1e-5; the checks allow 1e-3 absolute for parameters and
@@ -77,9 +79,9 @@ fn read_tensors(path: &Path) -> BTreeMap<String, Vec<f32>> {
         .collect()
 }
 
-fn assert_same_parameters(flex: &Path, wgpu: &Path) {
+fn assert_same_parameters(flex: &Path, gpu: &Path) {
     let expected = read_tensors(flex);
-    let got = read_tensors(wgpu);
+    let got = read_tensors(gpu);
     assert_eq!(
         expected.keys().collect::<Vec<_>>(),
         got.keys().collect::<Vec<_>>()
@@ -99,12 +101,12 @@ fn assert_same_parameters(flex: &Path, wgpu: &Path) {
     }
 }
 
-fn assert_close_relative(flex: f64, wgpu: f64, what: &str) {
+fn assert_close_relative(flex: f64, gpu: f64, what: &str) {
     let scale = flex.abs().max(1e-12);
-    let difference = (flex - wgpu).abs() / scale;
+    let difference = (flex - gpu).abs() / scale;
     assert!(
         difference <= LOSS_TOLERANCE,
-        "{what}: flex {flex} vs wgpu {wgpu}"
+        "{what}: flex {flex} vs GPU {gpu}"
     );
 }
 
@@ -117,20 +119,35 @@ fn digits_config(model: &str) -> String {
     )
 }
 
+/// Returns the GPU backends to compare with flex.
+fn gpu_backends() -> Vec<String> {
+    let list = std::env::var("TRAINLAB_GPU_BACKENDS").unwrap_or_else(|_| "wgpu".to_string());
+    list.split(',')
+        .map(|name| name.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
 fn compare_digits(model: &str) {
+    for backend in gpu_backends() {
+        compare_digits_on(model, &backend);
+    }
+}
+
+fn compare_digits_on(model: &str, backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let config = digits_config(model);
     let flex = train_on(dir.path(), &config, "flex");
-    let wgpu = train_on(dir.path(), &config, "wgpu");
-    let (flex_metrics, wgpu_metrics) = (summary_metrics(&flex), summary_metrics(&wgpu));
+    let gpu = train_on(dir.path(), &config, backend);
+    let (flex_metrics, gpu_metrics) = (summary_metrics(&flex), summary_metrics(&gpu));
     for key in ["test_loss", "test_accuracy"] {
         let a = flex_metrics[key].as_f64().unwrap();
-        let b = wgpu_metrics[key].as_f64().unwrap();
+        let b = gpu_metrics[key].as_f64().unwrap();
         assert_close_relative(a, b, key);
     }
     assert_same_parameters(
         &flex.join("model.safetensors"),
-        &wgpu.join("model.safetensors"),
+        &gpu.join("model.safetensors"),
     );
 }
 
@@ -147,23 +164,29 @@ fn cnn_steps_match_flex() {
 
 #[test]
 fn em_iterations_match_flex() {
+    for backend in gpu_backends() {
+        compare_em_on(&backend);
+    }
+}
+
+fn compare_em_on(backend: &str) {
     let config = "[experiment]\ntask = \"mixture\"\nseed = 3\n\n[backend]\nprecision = \"f32\"\n\n\
                   [data]\nsource = \"synthetic\"\n\n[data.synthetic]\nusers = 300\nitems = 12\n\n\
                   [model]\nk = 3\n\n[init]\nrows = \"seeded\"\n\n[train]\nseeds = [0]\n\
                   max_iterations = 5\n";
     let dir = tempfile::tempdir().unwrap();
     let flex = train_on(dir.path(), config, "flex");
-    let wgpu = train_on(dir.path(), config, "wgpu");
-    let (flex_metrics, wgpu_metrics) = (summary_metrics(&flex), summary_metrics(&wgpu));
-    assert_eq!(flex_metrics["iterations"], wgpu_metrics["iterations"]);
+    let gpu = train_on(dir.path(), config, backend);
+    let (flex_metrics, gpu_metrics) = (summary_metrics(&flex), summary_metrics(&gpu));
+    assert_eq!(flex_metrics["iterations"], gpu_metrics["iterations"]);
     let a = flex_metrics["log_likelihood"].as_f64().unwrap();
-    let b = wgpu_metrics["log_likelihood"].as_f64().unwrap();
+    let b = gpu_metrics["log_likelihood"].as_f64().unwrap();
     assert_close_relative(a, b, "log_likelihood");
-    let (flex_model, wgpu_model) = (
+    let (flex_model, gpu_model) = (
         flex.join("mixture.safetensors"),
-        wgpu.join("mixture.safetensors"),
+        gpu.join("mixture.safetensors"),
     );
-    assert_same_parameters(&flex_model, &wgpu_model);
+    assert_same_parameters(&flex_model, &gpu_model);
 }
 
 #[test]
