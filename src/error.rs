@@ -36,8 +36,12 @@ macro_rules! bail_input {
 #[error("interrupted by Ctrl-C")]
 pub struct Interrupted;
 
-/// Returns the exit status for an error: 2 for bad input or config, 1 otherwise.
+/// Returns the exit status for an error: 2 for bad input or config, 130 (the shell's code for
+/// SIGINT) for a run stopped by Ctrl-C, 1 otherwise.
 pub fn exit_status(error: &anyhow::Error) -> i32 {
+    if error.chain().any(|cause| cause.is::<Interrupted>()) {
+        return 130;
+    }
     let is_input = error
         .chain()
         .any(|cause| cause.is::<InputError>() || cause.is::<crate::config::ConfigError>());

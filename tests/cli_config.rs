@@ -347,3 +347,22 @@ fn demo_trains_every_family() {
         assert_eq!(summary["status"], "completed", "{experiment}: {text}");
     }
 }
+
+#[test]
+fn misspelled_learning_rate_suggested() {
+    let text = "[experiment]\ntask = \"digits\"\n\n[data]\nsource = \"synthetic\"\n\n\
+                [train]\nlearnig_rate = 0.1\n";
+    let dir = config_dir(text);
+    let output = trainlab(&["train", "x.toml"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("unknown key 'train.learnig_rate' at x.toml:8"),
+        "{message}"
+    );
+    assert!(
+        message.contains("did you mean 'learning_rate'?"),
+        "{message}"
+    );
+    assert!(artifacts_is_empty(dir.path()), "a run folder was created");
+}
