@@ -35,6 +35,8 @@ pub trait Family {
     const SWEEP_SELECT: &'static str;
     /// Summary metrics drawn against each swept key.
     const SWEEP_PLOT: &'static [&'static str];
+    /// What to change when a run reports no [`Family::SWEEP_SELECT`] metric.
+    const SWEEP_HINT: &'static str;
 
     /// Trains, writes the model and plots into `ctx.run` and returns the summary metrics.
     fn train(
@@ -134,7 +136,17 @@ fn open_run(location: &RunLocation, experiment: &str) -> anyhow::Result<RunDir> 
     match location {
         RunLocation::New(root) => RunDir::create_new(root, experiment),
         RunLocation::At { path, force } => RunDir::create_at(path, *force),
-        RunLocation::Resume(path) => RunDir::open(path),
+        RunLocation::Resume(path) => {
+            let run = RunDir::open(path)?;
+            if run.file("sweep.csv").exists() || run.file("point-001").exists() {
+                return Err(crate::error::input_error(format!(
+                    "{} is a sweep folder, and --resume continues a single run; resume one of \
+                     its point-NNN folders, or run the sweep again",
+                    path.display()
+                )));
+            }
+            Ok(run)
+        }
     }
 }
 
@@ -178,6 +190,19 @@ pub fn sweep<F: Family>(
         let folder = RunDir::create_at(&root.file(&format!("point-{:03}", index + 1)), false)?;
         folder.write("config.toml", resolved.to_toml().as_bytes())?;
         let finished = run_in::<F>(resolved, *backend, folder, &Progress::hidden(), false)?;
+        // Every point reports the same metrics, so the first one tells whether a best point
+        // can be chosen at all; fail now rather than after the whole grid.
+        let selectable = finished
+            .metrics
+            .get(F::SWEEP_SELECT)
+            .and_then(Value::as_f64);
+        if selectable.is_none() {
+            return Err(crate::error::input_error(format!(
+                "this sweep cannot choose a best point: its runs report no '{}'; {}",
+                F::SWEEP_SELECT,
+                F::SWEEP_HINT
+            )));
+        }
         rows.push(SweepRow {
             settings: points[index].clone(),
             metrics: finished.metrics,

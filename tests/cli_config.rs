@@ -366,3 +366,73 @@ fn misspelled_learning_rate_suggested() {
     );
     assert!(artifacts_is_empty(dir.path()), "a run folder was created");
 }
+
+#[test]
+fn name_with_path_rejected() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(
+        &["train", "x.toml", "--set", "experiment.name=../escaped"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("not a plain folder name"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !dir.path().join("escaped").exists(),
+        "a folder outside artifacts was created"
+    );
+}
+
+#[test]
+fn wrong_type_reads_plainly() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(
+        &["config", "show", "x.toml", "--set", "model.k=2.5"],
+        dir.path(),
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("expected an integer, found floating point 2.5"),
+        "{message}"
+    );
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+}
+
+#[test]
+fn sweep_without_selection_metric_stops_early() {
+    let text =
+        MINIMAL.replace("k = 2", "algorithm = \"kmeans\"\nk = 2") + "\n[sweep]\nk = [1, 2, 3]\n";
+    let dir = config_dir(&text);
+    let output = trainlab(&["sweep", "x.toml", "--out", "sweep"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("report no 'bic'"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !dir.path().join("sweep/point-002").exists(),
+        "later points still ran"
+    );
+}
+
+#[test]
+fn resume_rejects_sweep_folder() {
+    let dir = config_dir(&format!("{MINIMAL}\n[sweep]\nk = [1, 2]\n"));
+    let output = trainlab(&["sweep", "x.toml", "--out", "sweep"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary_before = std::fs::read(dir.path().join("sweep/summary.json")).unwrap();
+    let output = trainlab(&["train", "--resume", "sweep"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is a sweep folder"),
+        "{}",
+        stderr(&output)
+    );
+    let summary_after = std::fs::read(dir.path().join("sweep/summary.json")).unwrap();
+    assert_eq!(summary_before, summary_after);
+}

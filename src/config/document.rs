@@ -162,6 +162,9 @@ impl ConfigDoc {
     }
 
     fn serde_error(&self, path: &str, message: &str) -> ConfigError {
+        // The TOML deserializer appends lines such as "in model.epochs"; the key is named by
+        // the located message already, so only the first line is kept.
+        let message = message.lines().next().unwrap_or_default();
         if let Some(unknown) = quoted_after(message, "unknown field `") {
             let parent = path
                 .strip_suffix(&unknown)
@@ -175,7 +178,7 @@ impl ConfigDoc {
             let key = join_key(path, &missing);
             return ConfigError(format!("missing key '{key}' in {}", self.source));
         }
-        let mut text = message.to_string();
+        let mut text = plain_type_error(message);
         if let Some(variant) = quoted_after(message, "unknown variant `") {
             text.push_str(&suggestion(&variant, &expected_names(message)));
         }
@@ -271,6 +274,26 @@ fn path_string(path: &serde_path_to_error::Path) -> String {
     out
 }
 
+/// Rewrites serde's "invalid type: floating point `2.5`, expected i64" as "expected an
+/// integer, found floating point 2.5"; other messages pass through.
+fn plain_type_error(message: &str) -> String {
+    let Some(rest) = message.strip_prefix("invalid type: ") else {
+        return message.to_string();
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return message.to_string();
+    };
+    let expected = match expected.trim() {
+        e if ["i64", "u64", "usize", "i32", "u32", "u8"].contains(&e) => "an integer",
+        e if ["f64", "f32"].contains(&e) => "a number",
+        e if e.starts_with("struct ") || e.starts_with("a map") => "a table of keys",
+        e if e.starts_with("a sequence") || e.starts_with("an array") => "a list such as [1, 2]",
+        e if e.contains("bool") => "true or false",
+        e => e,
+    };
+    format!("expected {expected}, found {}", found.replace('`', ""))
+}
+
 /// Extracts the backquoted name that follows `prefix` in a serde message.
 fn quoted_after(message: &str, prefix: &str) -> Option<String> {
     let rest = &message[message.find(prefix)? + prefix.len()..];
@@ -353,6 +376,14 @@ mod tests {
         let doc = ConfigDoc::parse("x.toml", text, vec![]).unwrap();
         assert_eq!(doc.line_of_key("train.learning_rate"), Some(6));
         assert_eq!(doc.line_of_key("experiment.task"), Some(2));
+    }
+
+    #[test]
+    fn type_error_reads_plainly() {
+        let text = plain_type_error("invalid type: floating point `2.5`, expected i64");
+        assert_eq!(text, "expected an integer, found floating point 2.5");
+        let table = plain_type_error("invalid type: integer `3`, expected struct ModelSection");
+        assert_eq!(table, "expected a table of keys, found integer 3");
     }
 
     #[test]

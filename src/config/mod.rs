@@ -54,10 +54,29 @@ pub fn resolve<C: ExperimentConfig>(doc: &ConfigDoc) -> Result<Resolved<C>, Conf
     if experiment.name.is_empty() {
         experiment.name = format!("{}-{}", experiment.task.as_str(), stem);
     }
+    check_experiment_name(&experiment.name).map_err(|e| doc.locate(e))?;
     let backend = raw.backend_mut();
     backend.precision.get_or_insert(C::DEFAULT_PRECISION);
     let checked = raw.validate().map_err(|e| doc.locate(e))?;
     Ok(Resolved { raw, checked })
+}
+
+/// Rejects experiment names that are not a single plain folder name, because run folders go to
+/// `artifacts/<name>/` and a name such as `../x` would write outside the artifacts folder.
+fn check_experiment_name(name: &str) -> Result<(), FieldError> {
+    let plain = !name.trim().is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\\'])
+        && !name.chars().any(char::is_control);
+    if plain {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "experiment.name",
+            format!("{name:?} is not a plain folder name; use letters, digits, '-' or '_'"),
+        ))
+    }
 }
 
 /// Shared range checks used by every family's `validate`.

@@ -26,6 +26,7 @@ impl Family for Digits {
     type Config = DigitsConfig;
     const SWEEP_SELECT: &'static str = "dev_accuracy";
     const SWEEP_PLOT: &'static [&'static str] = &["dev_accuracy", "test_accuracy"];
+    const SWEEP_HINT: &'static str = "set data.dev_fraction above 0 so the runs have a dev set";
 
     fn train(checked: &DigitsParams, ctx: &RunContext) -> anyhow::Result<Metrics> {
         family::train(checked, ctx)

@@ -37,6 +37,8 @@ impl Family for Mixture {
     // BIC = LL − (p/2)·ln n, larger is better, so a `[sweep] k = [...]` picks K by BIC.
     const SWEEP_SELECT: &'static str = "bic";
     const SWEEP_PLOT: &'static [&'static str] = &["bic", "log_likelihood"];
+    const SWEEP_HINT: &'static str =
+        "BIC needs model.algorithm = \"em\"; sweep K-means by running each K";
 
     fn train(checked: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics> {
         train::train(checked, ctx)

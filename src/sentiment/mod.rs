@@ -28,6 +28,8 @@ impl Family for Sentiment {
     type Config = SentimentConfig;
     const SWEEP_SELECT: &'static str = "val_accuracy";
     const SWEEP_PLOT: &'static [&'static str] = &["train_accuracy", "val_accuracy"];
+    const SWEEP_HINT: &'static str =
+        "set data.val to a validation file so the runs report val_accuracy";
 
     /// Trains from scratch; `ctx.resume` also retrains, because an online run takes seconds.
     fn train(checked: &SentimentParams, ctx: &RunContext) -> anyhow::Result<Metrics> {
