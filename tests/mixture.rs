@@ -400,3 +400,29 @@ fn two_d_run_draws_components() {
         "legend names components"
     );
 }
+
+#[test]
+fn all_missing_matrix_rejected() {
+    let folder = tempfile::tempdir().unwrap();
+    let matrix = folder.path().join("m.txt");
+    std::fs::write(&matrix, "0 0 0\n0 0 0\n0 0 0\n").unwrap();
+    let out = folder.path().join("run");
+    let output = trainlab(&[
+        "train",
+        "configs/mixture/worked-example.toml",
+        "--set",
+        &format!("data.matrix={}", matrix.display()),
+        "--set",
+        "data.complete=\"\"",
+        "--set",
+        "model.k=1",
+        "--set",
+        "train.seeds=[0]",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no observed entry"), "{stderr}");
+    assert_eq!(summary(&out)["status"], "failed");
+}

@@ -64,6 +64,14 @@ pub fn load(params: &MixtureParams, seed: u64) -> anyhow::Result<Loaded> {
         }
         loaded.complete = Some(values);
     }
+    if loaded.ratings.observed() == 0 {
+        bail_input!(
+            "the ratings have no observed entry ({} users x {} items, all missing), so there is \
+             nothing to fit; check data.missing_value and that the file is the intended one",
+            loaded.ratings.users,
+            loaded.ratings.items
+        );
+    }
     Ok(loaded)
 }
 
