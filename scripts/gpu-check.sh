@@ -3,7 +3,9 @@
 # test set on the real device, and times one Fashion-MNIST CNN epoch and one Netflix K = 12 EM
 # fit on cuda, wgpu and flex. Prints a table; meant to finish in under 8 minutes with the build.
 #
-# Needs: the NVIDIA driver (CUDA is loaded at run time, no toolkit), Vulkan for wgpu, the
+# Needs: network access for the first cuda build (Burn 0.22.1's cuda backend downloads an LLVM
+# bundle from GitHub in a build script), the NVIDIA driver (CUDA is loaded at run time, no
+# toolkit), Vulkan for wgpu, the
 # Fashion-MNIST IDX files in $FASHION (default /usr/share/datasets/fashion-mnist, Debian package
 # dataset-fashion-mnist) and netflix_incomplete.txt in $NETFLIX (default data/netflix).
 set -euo pipefail
