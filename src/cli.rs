@@ -299,6 +299,17 @@ fn predict(args: PredictArgs) -> anyhow::Result<()> {
 }
 
 fn evaluate(args: EvaluateArgs) -> anyhow::Result<()> {
+    // The saved model fixes everything but the data, so other keys would be ignored silently.
+    if let Some(flag) = args
+        .overrides
+        .iter()
+        .find(|flag| !flag.trim().starts_with("data."))
+    {
+        crate::bail_input!(
+            "evaluate only accepts data keys in --set (data.…), got '{flag}'; the model and its \
+             training settings come from the run folder"
+        );
+    }
     let run = RunDir::open(&args.run_dir)?;
     let doc = load_run_config(&run, parse_overrides(&args.overrides, None)?)?;
     let metrics = match doc.task()? {

@@ -436,3 +436,17 @@ fn resume_rejects_sweep_folder() {
     let summary_after = std::fs::read(dir.path().join("sweep/summary.json")).unwrap();
     assert_eq!(summary_before, summary_after);
 }
+
+#[test]
+fn evaluate_rejects_non_data_keys() {
+    let dir = config_dir(MINIMAL);
+    let output = trainlab(&["train", "x.toml", "--out", "run"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = trainlab(&["evaluate", "run", "--set", "model.k=3"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("only accepts data keys"),
+        "{}",
+        stderr(&output)
+    );
+}
