@@ -383,3 +383,31 @@ fn netflix_run_exports_best_restart() {
     );
     assert!(reported >= metrics["log_likelihood"].as_f64().unwrap());
 }
+
+#[test]
+#[ignore = "needs real data: set TRAINLAB_DATA=<path to shared data> and pass --ignored"]
+fn zero_tolerance_converges_without_warning() {
+    // With tolerance 0 EM runs until the log-likelihood stops rising, and the last change on
+    // the worked example is rounding noise of about 1e-14, which is no decrease to report.
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("run");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_trainlab"))
+        .args([
+            "train",
+            "configs/mixture/worked-example.toml",
+            "--progress",
+            "plain",
+        ])
+        .args(["--set", &format!("data.dir={}", netflix_dir().display())])
+        .args([
+            "--set",
+            "train.tolerance=0.0",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("went from"), "{stderr}");
+}
