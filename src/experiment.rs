@@ -1,4 +1,4 @@
-//! What every family shares when it runs: the run context, the train launcher and sweeps.
+//! Shared run machinery of every family: the run context, the train launcher and sweeps.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -35,7 +35,7 @@ pub trait Family {
     const SWEEP_SELECT: &'static str;
     /// Summary metrics drawn against each swept key.
     const SWEEP_PLOT: &'static [&'static str];
-    /// What to change when a run reports no [`Family::SWEEP_SELECT`] metric.
+    /// Advice shown when a run reports no [`Family::SWEEP_SELECT`] metric.
     const SWEEP_HINT: &'static str;
 
     /// Trains, writes the model and plots into `ctx.run` and returns the summary metrics.
@@ -44,7 +44,7 @@ pub trait Family {
         ctx: &RunContext,
     ) -> anyhow::Result<Metrics>;
 
-    /// The config's `[sweep]` table, when it has one.
+    /// Returns the config's `[sweep]` table, when it has one.
     fn sweep_table(raw: &Self::Config) -> Option<&toml::Table>;
 }
 
@@ -190,8 +190,8 @@ pub fn sweep<F: Family>(
         let folder = RunDir::create_at(&root.file(&format!("point-{:03}", index + 1)), false)?;
         folder.write("config.toml", resolved.to_toml().as_bytes())?;
         let finished = run_in::<F>(resolved, *backend, folder, &Progress::hidden(), false)?;
-        // Every point reports the same metrics, so the first one tells whether a best point
-        // can be chosen at all; fail now rather than after the whole grid.
+        // Every point reports the same metrics, so the first one shows whether a best point
+        // can be chosen at all. Failing here saves training the rest of the grid.
         let selectable = finished
             .metrics
             .get(F::SWEEP_SELECT)

@@ -1,4 +1,4 @@
-//! Ctrl-C handling: the first SIGINT asks the running experiment to stop at its next step.
+//! Ctrl-C handling: the first SIGINT requests that the running experiment stop at its next step.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

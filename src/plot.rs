@@ -8,19 +8,32 @@ pub struct Series<'a> {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Renders a line chart with markers as SVG text.
-pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+/// A drawing area that renders into an in-memory SVG string.
+pub type Canvas<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// Renders `draw` on a `width` × `height` SVG canvas and returns the SVG text.
+pub fn render_svg(
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&Canvas) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<String, Box<dyn std::error::Error>> {
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (720, 480)).into_drawing_area();
-        draw_lines(&root, title, x_label, y_label, series)
-            .expect("drawing into an in-memory SVG string cannot fail");
+        let root = SVGBackend::with_string(&mut svg, (width, height)).into_drawing_area();
+        draw(&root)?;
     }
-    svg
+    Ok(svg)
+}
+
+/// Renders a line chart with markers as SVG text.
+pub fn line_chart(title: &str, x_label: &str, y_label: &str, series: &[Series]) -> String {
+    render_svg((720, 480), |root| {
+        draw_lines(root, title, x_label, y_label, series)
+    })
+    .expect("drawing into an in-memory SVG string cannot fail")
 }
 
 fn draw_lines(
-    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    root: &Canvas,
     title: &str,
     x_label: &str,
     y_label: &str,
@@ -61,8 +74,8 @@ fn draw_lines(
     Ok(())
 }
 
-/// Returns x and y ranges that contain every point with a small margin; a single value gets a
-/// unit-wide range so the axis is never empty.
+/// Returns x and y ranges that contain every point with a small margin. A single value gets a
+/// unit-wide range, so the axis is never empty.
 pub fn padded_ranges(
     points: impl Iterator<Item = (f64, f64)>,
 ) -> (std::ops::Range<f64>, std::ops::Range<f64>) {

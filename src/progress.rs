@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// How progress is shown, from `--progress`.
+/// Progress display style, from `--progress`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
     /// A bar when stderr is a terminal, plain lines otherwise.
@@ -31,7 +31,7 @@ impl Progress {
         Progress { mode }
     }
 
-    /// A reporter that prints nothing, for library callers and tests.
+    /// Returns a reporter that prints nothing, for library callers and tests.
     pub fn hidden() -> Progress {
         Progress {
             mode: ProgressMode::None,

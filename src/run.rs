@@ -55,7 +55,7 @@ pub fn write_atomic_with(
     })
 }
 
-/// The folder that holds one run's outputs.
+/// The folder that contains one run's outputs.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
@@ -214,7 +214,7 @@ fn format_number(value: f64) -> String {
     }
 }
 
-/// What `summary.json` records about the run besides its metrics.
+/// Run facts that `summary.json` records besides the metrics.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
     pub task: String,

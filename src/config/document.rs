@@ -12,7 +12,8 @@ use super::{ConfigError, FieldError, Task};
 pub struct Override {
     pub key: String,
     pub value: Value,
-    /// How the user wrote it, for error messages: `--set train.seeds=[0]` or `[sweep] k = 3`.
+    /// The override as the user wrote it, for error messages: `--set train.seeds=[0]` or
+    /// `[sweep] k = 3`.
     pub origin: String,
 }
 
@@ -109,7 +110,7 @@ impl ConfigDoc {
         Ok(())
     }
 
-    /// The config file's name without extension, used for default experiment names.
+    /// Returns the config file's name without extension, used for default experiment names.
     pub fn stem(&self) -> String {
         let path = PathBuf::from(&self.source);
         path.file_stem()
@@ -121,7 +122,7 @@ impl ConfigDoc {
         &self.source
     }
 
-    /// The merged TOML tree (file plus overrides).
+    /// Returns the merged TOML tree (file plus overrides).
     pub fn value(&self) -> &Value {
         &self.merged
     }
@@ -300,7 +301,7 @@ fn quoted_after(message: &str, prefix: &str) -> Option<String> {
     Some(rest[..rest.find('`')?].to_string())
 }
 
-/// The backquoted names after "expected" in a serde message.
+/// Returns the backquoted names after "expected" in a serde message.
 fn expected_names(message: &str) -> Vec<String> {
     let Some(start) = message.find("expected") else {
         return Vec::new();

@@ -15,7 +15,8 @@ impl FieldError {
         }
     }
 
-    /// A value outside its allowed range, e.g. `-1 is out of range; allowed: a number > 0`.
+    /// Builds the error for a value outside its allowed range, e.g. `-1 is out of range; allowed:
+    /// a number > 0`.
     pub fn out_of_range(key: &str, value: impl fmt::Display, allowed: &str) -> Self {
         FieldError::new(key, format!("{value} is out of range; allowed: {allowed}"))
     }

@@ -3,7 +3,7 @@
 use plotters::prelude::*;
 
 use super::model::GaussianMixture;
-use crate::plot::padded_ranges;
+use crate::plot::{Canvas, padded_ranges, render_svg};
 
 /// Renders 2-D points `[n, 2]` (row-major) coloured by `labels`, with each component's mean as
 /// a cross and a circle of radius √var. The caller checks that the mixture is 2-D.
@@ -13,17 +13,14 @@ pub fn mixture_svg(
     labels: &[usize],
     mixture: &GaussianMixture,
 ) -> String {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 560)).into_drawing_area();
-        draw(&root, title, points, labels, mixture)
-            .expect("drawing into an in-memory SVG string cannot fail");
-    }
-    svg
+    render_svg((640, 560), |root| {
+        draw(root, title, points, labels, mixture)
+    })
+    .expect("drawing into an in-memory SVG string cannot fail")
 }
 
 fn draw(
-    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    root: &Canvas,
     title: &str,
     points: &[f64],
     labels: &[usize],

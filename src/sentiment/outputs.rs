@@ -11,7 +11,7 @@ use super::model::LinearClassifier;
 use super::online::LinearWeights;
 use super::train::EpochRecord;
 use crate::bail_input;
-use crate::plot::{Series, line_chart, padded_ranges};
+use crate::plot::{Canvas, Series, line_chart, padded_ranges, render_svg};
 use crate::run::{RunDir, write_atomic_with};
 
 pub const MODEL_FILE: &str = "model.safetensors";
@@ -150,17 +150,12 @@ fn boundary_chart(
             (values[0], values[1], prepared.train.labels[i])
         })
         .collect();
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 560)).into_drawing_area();
-        draw_boundary(&root, &points, boundaries)
-            .map_err(|e| anyhow::anyhow!("cannot draw the decision boundary: {e}"))?;
-    }
-    Ok(svg)
+    render_svg((640, 560), |root| draw_boundary(root, &points, boundaries))
+        .map_err(|e| anyhow::anyhow!("cannot draw the decision boundary: {e}"))
 }
 
 fn draw_boundary(
-    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    root: &Canvas,
     points: &[(f64, f64, f64)],
     boundaries: &[(Algorithm, LinearWeights)],
 ) -> Result<(), Box<dyn std::error::Error>> {

@@ -35,7 +35,7 @@ pub fn run(params: &SentimentParams, ctx: &RunContext) -> anyhow::Result<Metrics
 }
 
 /// Fits all three online algorithms with the run's T, λ and visiting order when the data are
-/// 2-D points, so one run reports and draws θ, θ0 of each; costs O(T · n) on a few hundred
+/// 2-D points, so one run reports and draws θ, θ0 of each. This costs O(T · n) on a few hundred
 /// points. Returns nothing for review data.
 fn compare_online(
     params: &SentimentParams,
