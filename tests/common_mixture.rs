@@ -9,6 +9,7 @@ use trainlab::backend::BackendChoice;
 use trainlab::config::Precision;
 use trainlab::mixture::config::{Algorithm, InitRows};
 use trainlab::mixture::data::Ratings;
+use trainlab::mixture::em::Layout;
 use trainlab::mixture::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, initial_rows};
 
 /// Returns the `netflix` folder under the data root named by `TRAINLAB_DATA`.
@@ -37,7 +38,7 @@ pub fn settings(algorithm: Algorithm) -> FitSettings {
     }
 }
 
-/// Fits one restart per seed from NumPy-chosen rows.
+/// Fits one restart per seed from NumPy-chosen rows, with dense blocks.
 pub fn restarts(
     ratings: &Ratings,
     k: usize,
@@ -46,7 +47,20 @@ pub fn restarts(
     chunk: Option<usize>,
     device: &Device,
 ) -> Vec<Restart> {
-    let mut blocks = Blocks::new(ratings, chunk, device);
+    restarts_in(ratings, k, seeds, settings, chunk, Layout::Dense, device)
+}
+
+/// Fits one restart per seed from NumPy-chosen rows, with blocks of the given layout.
+pub fn restarts_in(
+    ratings: &Ratings,
+    k: usize,
+    seeds: &[u64],
+    settings: FitSettings,
+    chunk: Option<usize>,
+    layout: Layout,
+    device: &Device,
+) -> Vec<Restart> {
+    let mut blocks = Blocks::new(ratings, chunk, layout, device);
     seeds
         .iter()
         .map(|&seed| {

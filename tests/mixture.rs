@@ -5,10 +5,11 @@ mod common_mixture;
 use std::path::Path;
 use std::process::Command;
 
-use common_mixture::{device, restarts, settings};
+use common_mixture::{device, restarts, restarts_in, settings};
 use serde_json::Value;
 use trainlab::mixture::config::{Algorithm, SyntheticParams};
-use trainlab::mixture::data::{parse_matrix, read_complete};
+use trainlab::mixture::data::{Ratings, parse_matrix, read_complete};
+use trainlab::mixture::em::Layout;
 use trainlab::mixture::fit::initial_rows;
 use trainlab::mixture::model::GaussianMixture;
 use trainlab::mixture::synthetic;
@@ -172,7 +173,7 @@ fn flex_and_ndarray_agree_on_synthetic() {
 }
 
 #[test]
-fn chunked_matches_dense_on_synthetic() {
+fn chunked_and_sparse_match_dense_on_synthetic() {
     let sample = synthetic::sample(&synthetic_params(), 9);
     let device = device("flex");
     let dense = restarts(
@@ -183,17 +184,58 @@ fn chunked_matches_dense_on_synthetic() {
         None,
         &device,
     );
-    let chunked = restarts(
-        &sample.ratings,
-        3,
+    for (chunk, layout) in [
+        (Some(7), Layout::Dense),
+        (None, Layout::Sparse),
+        (Some(7), Layout::Sparse),
+    ] {
+        let other = restarts_in(
+            &sample.ratings,
+            3,
+            &[0],
+            settings(Algorithm::Em),
+            chunk,
+            layout,
+            &device,
+        );
+        let label = format!("{layout:?} blocks of {chunk:?} users");
+        assert_eq!(dense[0].iterations, other[0].iterations, "{label}");
+        common_mixture::assert_close(&label, &other[0].mixture.mu, &dense[0].mixture.mu, 1e-10);
+        common_mixture::assert_close(&label, &[other[0].objective], &[dense[0].objective], 1e-12);
+    }
+}
+
+#[test]
+fn sparse_blocks_of_users_without_ratings_match_dense() {
+    // Users 2..6 have no rating, so blocks of two users include blocks with no entry at all.
+    let row = |items: &[(u32, f64)]| items.to_vec();
+    let mut rows = vec![row(&[(0, 5.0), (2, 1.0)]), row(&[(1, 4.0), (3, 2.0)])];
+    rows.extend(std::iter::repeat_n(Vec::new(), 4));
+    rows.extend([
+        row(&[(0, 4.0), (1, 5.0), (2, 2.0)]),
+        row(&[(2, 1.0), (3, 1.0)]),
+        row(&[(0, 3.0), (3, 3.0)]),
+    ]);
+    let ratings = Ratings::from_rows(4, rows);
+    let device = device("flex");
+    let mut settings = settings(Algorithm::Em);
+    settings.max_iterations = 20;
+    let dense = restarts(&ratings, 2, &[0], settings, None, &device).remove(0);
+    let sparse = restarts_in(
+        &ratings,
+        2,
         &[0],
-        settings(Algorithm::Em),
-        Some(7),
+        settings,
+        Some(2),
+        Layout::Sparse,
         &device,
-    );
-    assert_eq!(dense[0].iterations, chunked[0].iterations);
-    common_mixture::assert_close("mu", &chunked[0].mixture.mu, &dense[0].mixture.mu, 1e-10);
-    common_mixture::assert_close("LL", &[chunked[0].objective], &[dense[0].objective], 1e-12);
+    )
+    .remove(0);
+    assert!(dense.objective.is_finite());
+    assert_eq!(dense.iterations, sparse.iterations);
+    common_mixture::assert_close("mu", &sparse.mixture.mu, &dense.mixture.mu, 1e-12);
+    common_mixture::assert_close("var", &sparse.mixture.var, &dense.mixture.var, 1e-12);
+    common_mixture::assert_close("p", &sparse.mixture.p, &dense.mixture.p, 1e-12);
 }
 
 fn config_path(name: &str) -> String {

@@ -3,10 +3,12 @@
 
 mod common_mixture;
 
-use common_mixture::{assert_close, device, netflix_dir, parse_solutions, restarts, settings};
+use common_mixture::{
+    assert_close, device, netflix_dir, parse_solutions, restarts, restarts_in, settings,
+};
 use trainlab::mixture::config::{Algorithm, InitRows};
 use trainlab::mixture::data::{read_complete, read_matrix};
-use trainlab::mixture::em::{self, Block, DeviceMixture, Stats};
+use trainlab::mixture::em::{self, Block, DeviceMixture, Layout, Stats};
 use trainlab::mixture::fit::{Blocks, fit, initial_mixture, initial_rows};
 use trainlab::mixture::model::GaussianMixture;
 
@@ -14,7 +16,7 @@ const NEEDS_DATA: &str =
     "needs real data: set TRAINLAB_DATA=<path to shared data> and pass --ignored";
 
 fn first_e_step(block: &Block, start: &GaussianMixture) -> (Vec<f64>, f64, GaussianMixture) {
-    let device = block.x_and_mask.device();
+    let device = block.counts.device();
     let mixture = DeviceMixture::upload(start, &device);
     let (post, total) = em::posterior(block, &mixture);
     let ll = em::host(total.sum())[0];
@@ -37,7 +39,7 @@ fn worked_example_matches_course_solutions() {
     assert_close("initial mu", &start.mu, &expected["Input/Mu"], 0.0);
     assert_close("initial var", &start.var, &expected["Input/Var"], 0.005);
 
-    let block = Block::upload(ratings.dense(0, ratings.users), ratings.items, &device);
+    let block = Block::upload(&ratings, 0, ratings.users, Layout::Dense, &device);
     let (post, ll, next) = first_e_step(&block, &start);
     assert_close(
         "first post",
@@ -83,7 +85,7 @@ fn worked_example_matches_course_solutions() {
 
     // The course prints the posterior of the last E-step, which used the mixture one M-step
     // before the returned one.
-    let mut blocks = Blocks::new(&ratings, None, &device);
+    let mut blocks = Blocks::new(&ratings, None, Layout::Dense, &device);
     let mut short = settings(Algorithm::Em);
     short.max_iterations = run.iterations - 1;
     let before = fit(&mut blocks, &start, 0, short, &mut |_, _| Ok(())).unwrap();
@@ -319,31 +321,49 @@ fn netflix_flex_and_ndarray_agree() {
 
 #[test]
 #[ignore = "needs real data: set TRAINLAB_DATA=<path to shared data> and pass --ignored"]
-fn chunked_em_matches_dense_on_netflix() {
+fn chunked_and_sparse_em_match_dense_on_netflix() {
     let ratings =
         read_matrix(&netflix_dir().join("netflix_incomplete.txt"), Some(0.0)).expect(NEEDS_DATA);
     let device = device("flex");
     let dense = restarts(&ratings, 12, &[1], settings(Algorithm::Em), None, &device).remove(0);
-    let chunked = restarts(
-        &ratings,
-        12,
-        &[1],
-        settings(Algorithm::Em),
-        Some(128),
-        &device,
-    )
-    .remove(0);
-    assert_eq!(dense.iterations, chunked.iterations);
-    let relative = (dense.objective - chunked.objective).abs() / dense.objective.abs();
-    assert!(
-        relative < 1e-12,
-        "dense {} vs chunked {}",
-        dense.objective,
-        chunked.objective
-    );
-    assert_close("mu", &chunked.mixture.mu, &dense.mixture.mu, 1e-9);
-    assert_close("var", &chunked.mixture.var, &dense.mixture.var, 1e-9);
-    assert!((chunked.objective - K12_PER_SEED[1]).abs() < 1e-4);
+    assert_close("dense LL", &[dense.objective], &[-1390234.4223], 1e-10);
+    for (chunk, layout) in [
+        (Some(128), Layout::Dense),
+        (None, Layout::Sparse),
+        (Some(500), Layout::Sparse),
+    ] {
+        let other = restarts_in(
+            &ratings,
+            12,
+            &[1],
+            settings(Algorithm::Em),
+            chunk,
+            layout,
+            &device,
+        )
+        .remove(0);
+        let label = format!("{layout:?} blocks of {chunk:?} users");
+        assert_eq!(dense.iterations, other.iterations, "{label}");
+        let relative = (dense.objective - other.objective).abs() / dense.objective.abs();
+        assert!(
+            relative < 1e-12,
+            "{label}: dense {} vs {}",
+            dense.objective,
+            other.objective
+        );
+        assert_close(
+            &format!("{label} mu"),
+            &other.mixture.mu,
+            &dense.mixture.mu,
+            1e-9,
+        );
+        assert_close(
+            &format!("{label} var"),
+            &other.mixture.var,
+            &dense.mixture.var,
+            1e-9,
+        );
+    }
 }
 
 #[test]
@@ -370,11 +390,7 @@ fn netflix_run_exports_best_restart() {
     // The exported mixture, reloaded and scored again, gives the reported model log-likelihood.
     let saved = GaussianMixture::load(&out.path().join("mixture.safetensors")).unwrap();
     let ratings = read_matrix(&dir.join("netflix_incomplete.txt"), Some(0.0)).unwrap();
-    let block = Block::upload(
-        ratings.dense(0, ratings.users),
-        ratings.items,
-        &device("flex"),
-    );
+    let block = Block::upload(&ratings, 0, ratings.users, Layout::Dense, &device("flex"));
     let (_, rescored, _) = first_e_step(&block, &saved);
     let reported = metrics["model_log_likelihood"].as_f64().unwrap();
     assert!(

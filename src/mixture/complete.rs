@@ -38,7 +38,8 @@ pub fn complete(
     let mut log_likelihood = 0.0;
     let mut values = request.values.then(Vec::new);
     let mut labels = request.labels.then(Vec::new);
-    blocks.for_each(|_, block| {
+    let ratings = blocks.ratings();
+    blocks.for_each(|first_user, block| {
         let (post, total) = em::posterior(block, &device_mixture);
         log_likelihood += em::host(total.sum())[0];
         if let Some(values) = values.as_mut() {
@@ -46,8 +47,16 @@ pub fn complete(
             if let Some((low, high)) = request.clip {
                 predicted = predicted.clamp(low, high);
             }
-            let observed = block.mask().greater_elem(0.5);
-            values.extend(em::host(predicted.mask_where(observed, block.x())));
+            let offset = values.len();
+            values.extend(em::host(predicted));
+            // Observed ratings are kept as they are, unclipped.
+            for user in first_user..first_user + block.rows {
+                let row = offset + (user - first_user) * ratings.items;
+                let (items, observed) = ratings.row(user);
+                for (&item, &rating) in items.iter().zip(observed) {
+                    values[row + item as usize] = rating;
+                }
+            }
         }
         if let Some(labels) = labels.as_mut() {
             let scores = if request.hard_labels {

@@ -22,13 +22,6 @@ pub struct Ratings {
     pub value: Vec<f64>,
 }
 
-/// A dense users × items block: values with 0 at missing entries, and the 0/1 mask.
-pub struct DenseBlock {
-    pub rows: usize,
-    pub values: Vec<f64>,
-    pub mask: Vec<f64>,
-}
-
 impl Ratings {
     /// Builds the store from rows of `(item, rating)` pairs sorted by item.
     pub fn from_rows(items: usize, rows: Vec<Vec<(u32, f64)>>) -> Ratings {
@@ -67,20 +60,30 @@ impl Ratings {
         (&self.item[range.clone()], &self.value[range])
     }
 
-    /// Expands users `start..end` into a dense block.
-    pub fn dense(&self, start: usize, end: usize) -> DenseBlock {
-        let rows = end - start;
-        let mut values = vec![0.0; rows * self.items];
-        let mut mask = vec![0.0; rows * self.items];
+    /// Returns users `start..end` as dense rows of `2·items` values: the ratings with 0 at
+    /// missing entries, then the 0/1 observed mask.
+    pub fn dense_with_mask(&self, start: usize, end: usize) -> Vec<f64> {
+        let width = 2 * self.items;
+        let mut rows = vec![0.0; (end - start) * width];
         for user in start..end {
             let (items, ratings) = self.row(user);
-            let offset = (user - start) * self.items;
+            let offset = (user - start) * width;
             for (&column, &rating) in items.iter().zip(ratings) {
-                values[offset + column as usize] = rating;
-                mask[offset + column as usize] = 1.0;
+                rows[offset + column as usize] = rating;
+                rows[offset + self.items + column as usize] = 1.0;
             }
         }
-        DenseBlock { rows, values, mask }
+        rows
+    }
+
+    /// Returns one user's ratings as a dense row, 0 at missing entries.
+    pub fn dense_row(&self, user: usize) -> Vec<f64> {
+        let mut row = vec![0.0; self.items];
+        let (items, ratings) = self.row(user);
+        for (&column, &rating) in items.iter().zip(ratings) {
+            row[column as usize] = rating;
+        }
+        row
     }
 
     /// Returns every entry as a dense row-major vector, `missing` where no rating is observed.

@@ -1,24 +1,52 @@
 //! E-steps, M-steps and K-means steps in Burn tensor ops, on blocks of users.
 //!
-//! Each pass over the users accumulates sufficient statistics per component, so a block of
-//! all users (dense) and a stream of smaller blocks (chunked) give the same M-step. Missing
-//! entries carry mask 0 and value 0, so every sum below runs over observed entries only.
+//! Each pass over the users accumulates sufficient statistics per component, so one block of
+//! all users and a stream of smaller blocks give the same M-step. A block holds its ratings
+//! densely (missing entries carry mask 0 and value 0) or as a list of observed ratings; either
+//! way every sum below runs over observed entries only.
 
-use burn::tensor::{Bool, Device, IndexingUpdateOp, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use super::data::DenseBlock;
+use super::data::Ratings;
 use super::model::GaussianMixture;
 
 /// The course adds this to the weights before the log, so an emptied component stays finite.
 const WEIGHT_FLOOR: f64 = 1e-16;
 
+/// How a block holds its ratings on the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// Ratings (0 at missing entries) and the 0/1 observed mask side by side, `[n, 2d]`: each
+    /// pass is two matrix products, the fastest form when most entries are observed.
+    Dense,
+    /// One entry per observed rating: each pass gathers and scatter-adds `K` values per
+    /// rating, so its cost and memory follow the number of ratings, not users × items.
+    Sparse,
+}
+
+/// The observed ratings of a block in coordinate form, sorted by user.
+pub struct Entries {
+    /// User of each rating, counted from the block's first user, `[nnz]`.
+    pub user: Tensor<1, Int>,
+    /// Item of each rating, `[nnz]`.
+    pub item: Tensor<1, Int>,
+    /// `[nnz, 1]`
+    pub value: Tensor<2>,
+}
+
+/// The ratings of a block in one of the two layouts.
+pub enum BlockData {
+    /// `[n, 2d]`: ratings with 0 at missing entries, then the 0/1 mask.
+    Dense(Tensor<2>),
+    /// `None` when no user of the block has a rating.
+    Sparse(Option<Entries>),
+}
+
 /// One block of users on the device.
 pub struct Block {
     pub rows: usize,
     pub items: usize,
-    /// Ratings (0 at missing entries) and the 0/1 observed mask side by side, `[n, 2d]`, so
-    /// the E-step and the M-step each need a single matrix product over the block.
-    pub x_and_mask: Tensor<2>,
+    pub data: BlockData,
     /// Sum of each user's squared ratings, `[n, 1]`.
     pub x_sq_sum: Tensor<2>,
     /// Number of observed ratings of each user, `[n, 1]`.
@@ -26,31 +54,72 @@ pub struct Block {
 }
 
 impl Block {
-    /// Uploads a dense block of `d` columns.
-    pub fn upload(dense: DenseBlock, d: usize, device: &Device) -> Block {
-        let shape = [dense.rows, d];
-        let x = Tensor::<2>::from_data(TensorData::new(dense.values, shape), device);
-        let mask = Tensor::<2>::from_data(TensorData::new(dense.mask, shape), device);
+    /// Uploads users `start..end` of `ratings` in the given layout.
+    pub fn upload(
+        ratings: &Ratings,
+        start: usize,
+        end: usize,
+        layout: Layout,
+        device: &Device,
+    ) -> Block {
+        let rows = end - start;
+        let column =
+            |values: Vec<f64>| Tensor::<2>::from_data(TensorData::new(values, [rows, 1]), device);
+        let (mut sq_sums, mut counts) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+        for user in start..end {
+            let (_, values) = ratings.row(user);
+            sq_sums.push(values.iter().map(|v| v * v).sum());
+            counts.push(values.len() as f64);
+        }
+        let data = match layout {
+            Layout::Dense => BlockData::Dense(Tensor::from_data(
+                TensorData::new(
+                    ratings.dense_with_mask(start, end),
+                    [rows, 2 * ratings.items],
+                ),
+                device,
+            )),
+            Layout::Sparse => BlockData::Sparse(upload_entries(ratings, start, end, device)),
+        };
         Block {
-            rows: dense.rows,
-            items: d,
-            x_sq_sum: (x.clone() * x.clone()).sum_dim(1),
-            counts: mask.clone().sum_dim(1),
-            x_and_mask: Tensor::cat(vec![x, mask], 1),
+            rows,
+            items: ratings.items,
+            data,
+            x_sq_sum: column(sq_sums),
+            counts: column(counts),
         }
     }
 
-    /// Ratings with 0 at missing entries, `[n, d]`.
-    pub fn x(&self) -> Tensor<2> {
-        self.x_and_mask.clone().slice([0..self.rows, 0..self.items])
+    fn device(&self) -> Device {
+        self.counts.device()
     }
+}
 
-    /// 1 where a rating is observed, `[n, d]`.
-    pub fn mask(&self) -> Tensor<2> {
-        self.x_and_mask
-            .clone()
-            .slice([0..self.rows, self.items..2 * self.items])
+fn upload_entries(ratings: &Ratings, start: usize, end: usize, device: &Device) -> Option<Entries> {
+    let range = ratings.row_start[start]..ratings.row_start[end];
+    let nnz = range.len();
+    if nnz == 0 {
+        return None;
     }
+    let mut user = Vec::with_capacity(nnz);
+    for row in start..end {
+        let count = ratings.row_start[row + 1] - ratings.row_start[row];
+        user.extend(std::iter::repeat_n((row - start) as i64, count));
+    }
+    let item: Vec<i64> = ratings.item[range.clone()]
+        .iter()
+        .map(|&i| i64::from(i))
+        .collect();
+    let index =
+        |values: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(values, [nnz]), device);
+    Some(Entries {
+        user: index(user),
+        item: index(item),
+        value: Tensor::from_data(
+            TensorData::new(ratings.value[range].to_vec(), [nnz, 1]),
+            device,
+        ),
+    })
 }
 
 /// Mixture parameters on the device.
@@ -97,17 +166,35 @@ pub fn host<const D: usize>(tensor: Tensor<D>) -> Vec<f64> {
 }
 
 /// Returns the squared distance from each user to each mean over the user's observed
-/// entries, expanded as Σx² − 2·x·μ + Σ_observed μ² so it runs as two matrix products.
+/// entries, expanded as Σx² − 2·x·μ + Σ_observed μ² so the data is read once.
 ///
 /// # Shapes
 /// block `[n, d]`, `mu` `[K, d]` → `[n, K]`
 pub fn squared_distances(block: &Block, mu: &Tensor<2>) -> Tensor<2> {
-    // [x | mask] · [−2μᵀ ; (μ²)ᵀ] = −2·x·μᵀ + mask·(μ²)ᵀ in one product.
-    let weights = Tensor::cat(
-        vec![mu.clone().mul_scalar(-2.0), mu.clone() * mu.clone()],
-        1,
-    );
-    block.x_sq_sum.clone() + block.x_and_mask.clone().matmul(weights.transpose())
+    let k = mu.dims()[0];
+    let cross = match &block.data {
+        BlockData::Dense(x_and_mask) => {
+            // [x | mask] · [−2μᵀ ; (μ²)ᵀ] = −2·x·μᵀ + mask·(μ²)ᵀ in one product.
+            let weights = Tensor::cat(
+                vec![mu.clone().mul_scalar(-2.0), mu.clone() * mu.clone()],
+                1,
+            );
+            x_and_mask.clone().matmul(weights.transpose())
+        }
+        BlockData::Sparse(None) => Tensor::zeros([block.rows, k], &block.device()),
+        BlockData::Sparse(Some(entries)) => {
+            // Per rating x of item l: μ_jl² − 2·x·μ_jl = μ_jl·(μ_jl − 2x), summed per user.
+            let means = mu.clone().transpose().select(0, entries.item.clone());
+            let terms = means.clone() * (means - entries.value.clone().mul_scalar(2.0));
+            Tensor::zeros([block.rows, k], &block.device()).select_assign(
+                0,
+                entries.user.clone(),
+                terms,
+                IndexingUpdateOp::Add,
+            )
+        }
+    };
+    block.x_sq_sum.clone() + cross
 }
 
 /// Returns log(p_j · N(x_observed | μ_j, σ²_j I)) for every user and component.
@@ -142,14 +229,28 @@ pub fn logsumexp_rows(values: Tensor<2>) -> Tensor<2> {
 pub fn posterior(block: &Block, mixture: &DeviceMixture) -> (Tensor<2>, Tensor<2>) {
     let joint = log_joint(block, mixture);
     let total = logsumexp_rows(joint.clone());
-    ((joint - total.clone()).exp(), total)
+    (flush_subnormals((joint - total.clone()).exp()), total)
+}
+
+/// Sets entries below the smallest normal number of the tensor's float type to 0.
+///
+/// A posterior of 1e-310 adds nothing visible to any sum, but x86 CPUs multiply subnormal
+/// numbers through a slow microcode path: on the course's Netflix matrix 114 such posteriors
+/// made the M-step matrix product twice as slow.
+pub fn flush_subnormals(values: Tensor<2>) -> Tensor<2> {
+    let smallest_normal = match values.dtype() {
+        DType::F64 => f64::MIN_POSITIVE,
+        _ => f64::from(f32::MIN_POSITIVE),
+    };
+    let tiny = values.clone().lower_elem(smallest_normal);
+    values.mask_fill(tiny, 0.0)
 }
 
 /// Hard assignment of each user to its nearest mean, as a one-hot `[n, K]` posterior.
 pub fn nearest(block: &Block, mu: &Tensor<2>) -> Tensor<2> {
     let k = mu.dims()[0];
     let index = squared_distances(block, mu).argmin(1);
-    let device = block.x_and_mask.device();
+    let device = block.device();
     let ones = Tensor::<2>::ones([block.rows, 1], &device);
     // A scatter instead of `one_hot`, which rejects a single class (K = 1).
     Tensor::<2>::zeros([block.rows, k], &device).scatter(1, index, ones, IndexingUpdateOp::Add)
@@ -171,15 +272,38 @@ pub struct Stats {
 impl Stats {
     /// Returns the statistics of one block given its posterior `[n, K]`.
     pub fn of_block(block: &Block, post: Tensor<2>, log_likelihood: f64) -> Stats {
-        let post_t = post.clone().transpose();
-        let [k, _] = post_t.dims();
-        let sums = post_t.clone().matmul(block.x_and_mask.clone());
+        let [_, k] = post.dims();
         let d = block.items;
+        let (a1, a0) = match &block.data {
+            BlockData::Dense(x_and_mask) => {
+                let sums = post.clone().transpose().matmul(x_and_mask.clone());
+                (
+                    sums.clone().slice([0..k, 0..d]),
+                    sums.slice([0..k, d..2 * d]),
+                )
+            }
+            BlockData::Sparse(None) => {
+                let zeros = Tensor::<2>::zeros([k, d], &block.device());
+                (zeros.clone(), zeros)
+            }
+            BlockData::Sparse(Some(entries)) => {
+                // Each rating adds post_uj·x to a1[j, l] and post_uj to a0[j, l].
+                let weights = post.clone().select(0, entries.user.clone());
+                let terms = Tensor::cat(vec![weights.clone() * entries.value.clone(), weights], 1);
+                let sums = Tensor::<2>::zeros([d, 2 * k], &block.device())
+                    .select_assign(0, entries.item.clone(), terms, IndexingUpdateOp::Add)
+                    .transpose();
+                (
+                    sums.clone().slice([0..k, 0..d]),
+                    sums.slice([k..2 * k, 0..d]),
+                )
+            }
+        };
         Stats {
-            weight: post.sum_dim(0),
-            a1: sums.clone().slice([0..k, 0..d]),
-            a0: sums.slice([0..k, d..2 * d]),
-            a2: post_t.matmul(block.x_sq_sum.clone()),
+            weight: post.clone().sum_dim(0),
+            a1,
+            a0,
+            a2: post.transpose().matmul(block.x_sq_sum.clone()),
             log_likelihood,
         }
     }

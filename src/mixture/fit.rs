@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::{Algorithm, InitRows};
 use super::data::Ratings;
-use super::em::{self, Block, DeviceMixture, Stats};
+use super::em::{self, Block, DeviceMixture, Layout, Stats};
 use super::model::GaussianMixture;
 use super::numpy_rng::legacy_choice;
 use crate::bail_input;
@@ -19,21 +19,28 @@ const DECREASE_NOISE: f64 = 1e-10;
 pub struct Blocks<'a> {
     ratings: &'a Ratings,
     chunk: Option<usize>,
+    layout: Layout,
     device: Device,
     cached: Option<Block>,
 }
 
 impl<'a> Blocks<'a> {
-    pub fn new(ratings: &'a Ratings, chunk: Option<usize>, device: &Device) -> Blocks<'a> {
+    pub fn new(
+        ratings: &'a Ratings,
+        chunk: Option<usize>,
+        layout: Layout,
+        device: &Device,
+    ) -> Blocks<'a> {
         Blocks {
             ratings,
             chunk,
+            layout,
             device: device.clone(),
             cached: None,
         }
     }
 
-    pub fn ratings(&self) -> &Ratings {
+    pub fn ratings(&self) -> &'a Ratings {
         self.ratings
     }
 
@@ -41,27 +48,27 @@ impl<'a> Blocks<'a> {
         &self.device
     }
 
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
     /// Calls `visit(first_user, block)` for every block in user order.
     pub fn for_each(
         &mut self,
         mut visit: impl FnMut(usize, &Block) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
-        let (users, items) = (self.ratings.users, self.ratings.items);
+        let (ratings, layout, device) = (self.ratings, self.layout, &self.device);
+        let users = ratings.users;
         let Some(chunk) = self.chunk else {
-            let ratings = self.ratings;
-            let device = &self.device;
             let block = self
                 .cached
-                .get_or_insert_with(|| Block::upload(ratings.dense(0, users), items, device));
+                .get_or_insert_with(|| Block::upload(ratings, 0, users, layout, device));
             return visit(0, block);
         };
         for start in (0..users).step_by(chunk) {
             crate::interrupt::check()?;
             let end = (start + chunk).min(users);
-            visit(
-                start,
-                &Block::upload(self.ratings.dense(start, end), items, &self.device),
-            )?;
+            visit(start, &Block::upload(ratings, start, end, layout, device))?;
         }
         Ok(())
     }
@@ -121,8 +128,7 @@ pub fn initial_mixture(ratings: &Ratings, rows: &[usize], min_variance: f64) -> 
     let d = ratings.items;
     let mut mu = Vec::with_capacity(rows.len() * d);
     for &row in rows {
-        let dense = ratings.dense(row, row + 1);
-        mu.extend(dense.values);
+        mu.extend(ratings.dense_row(row));
     }
     let column_sums = column_sums(ratings);
     let total_sq: f64 = ratings.value.iter().map(|v| v * v).sum();

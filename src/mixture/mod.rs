@@ -75,7 +75,12 @@ pub fn predict(run: &RunDir, doc: &ConfigDoc, args: &PredictArgs) -> anyhow::Res
     let ratings = data::read_matrix(path, resolved.checked.missing)?;
     check_width(path, ratings.items, mixture.d)?;
     let device = device_for(&mut resolved)?;
-    let mut blocks = Blocks::new(&ratings, resolved.checked.chunk_users, &device);
+    let mut blocks = Blocks::new(
+        &ratings,
+        resolved.checked.chunk_users,
+        resolved.checked.layout.pick(&ratings),
+        &device,
+    );
     let request = CompletionRequest {
         values: true,
         labels: false,
@@ -113,7 +118,12 @@ pub fn evaluate(run: &RunDir, doc: &ConfigDoc) -> anyhow::Result<Metrics> {
     let loaded = train::load(&params, resolved.raw.experiment.seed)?;
     check_width(run.path(), loaded.ratings.items, mixture.d)?;
     let device = device_for(&mut resolved)?;
-    let mut blocks = Blocks::new(&loaded.ratings, params.chunk_users, &device);
+    let mut blocks = Blocks::new(
+        &loaded.ratings,
+        params.chunk_users,
+        params.layout.pick(&loaded.ratings),
+        &device,
+    );
     let request = CompletionRequest {
         values: loaded.complete.is_some(),
         labels: false,

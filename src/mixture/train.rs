@@ -86,7 +86,12 @@ pub fn train(params: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics
         ratings.observed(),
         ratings.empty_users()
     ));
-    let mut blocks = Blocks::new(ratings, params.chunk_users, &ctx.device);
+    let mut blocks = Blocks::new(
+        ratings,
+        params.chunk_users,
+        params.layout.pick(ratings),
+        &ctx.device,
+    );
     let started = std::time::Instant::now();
     let restarts = run_restarts(params, &mut blocks, ctx)?;
     let fit_seconds = started.elapsed().as_secs_f64();
