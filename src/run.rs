@@ -152,12 +152,19 @@ impl RunDir {
     }
 }
 
-/// `metrics.csv`: one row per epoch or iteration, rewritten atomically after each row so the
-/// file on disk is always complete.
+/// How often `metrics.csv` is rewritten while rows keep coming.
+const METRICS_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `metrics.csv`: one row per epoch or iteration. The file is rewritten atomically, so the
+/// copy on disk is always complete; it is rewritten at most once a second while rows arrive
+/// (an EM iteration on a small matrix takes milliseconds), by [`MetricsLog::finish`], and when
+/// the log is dropped, so an interrupted run keeps every row.
 pub struct MetricsLog {
     path: PathBuf,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    written_rows: usize,
+    last_write: Option<std::time::Instant>,
 }
 
 impl MetricsLog {
@@ -166,6 +173,8 @@ impl MetricsLog {
             path: run.file("metrics.csv"),
             header: header.iter().map(|s| s.to_string()).collect(),
             rows: Vec::new(),
+            written_rows: 0,
+            last_write: None,
         }
     }
 
@@ -178,10 +187,12 @@ impl MetricsLog {
                 log.rows.push(record?.iter().map(str::to_string).collect());
             }
         }
+        log.written_rows = log.rows.len();
         Ok(log)
     }
 
-    /// Appends a row (values in header order) and rewrites the file.
+    /// Appends a row (values in header order); rewrites the file when a second has passed
+    /// since the last write.
     pub fn push(&mut self, values: &[f64]) -> anyhow::Result<()> {
         anyhow::ensure!(
             values.len() == self.header.len(),
@@ -189,20 +200,44 @@ impl MetricsLog {
         );
         self.rows
             .push(values.iter().map(|v| format_number(*v)).collect());
-        self.flush()
+        let due = self
+            .last_write
+            .is_none_or(|at| at.elapsed() >= METRICS_FLUSH_EVERY);
+        if due { self.write() } else { Ok(()) }
+    }
+
+    /// Writes any rows not yet on disk.
+    pub fn finish(&mut self) -> anyhow::Result<()> {
+        if self.written_rows == self.rows.len() && self.last_write.is_some() {
+            return Ok(());
+        }
+        self.write()
     }
 
     pub fn rows(&self) -> &[Vec<String>] {
         &self.rows
     }
 
-    fn flush(&self) -> anyhow::Result<()> {
+    fn write(&mut self) -> anyhow::Result<()> {
         let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(&self.header)?;
         for row in &self.rows {
             writer.write_record(row)?;
         }
-        write_atomic(&self.path, &writer.into_inner()?)
+        write_atomic(&self.path, &writer.into_inner()?)?;
+        self.written_rows = self.rows.len();
+        self.last_write = Some(std::time::Instant::now());
+        Ok(())
+    }
+}
+
+impl Drop for MetricsLog {
+    fn drop(&mut self) {
+        if self.written_rows < self.rows.len()
+            && let Err(error) = self.write()
+        {
+            tracing::warn!("cannot write {}: {error:#}", self.path.display());
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use std::process::Command;
 
 use common_mixture::{device, restarts, restarts_in, settings};
 use serde_json::Value;
-use trainlab::mixture::config::{Algorithm, SyntheticParams};
+use trainlab::mixture::config::{Algorithm, InitRows, SyntheticParams};
 use trainlab::mixture::data::{Ratings, parse_matrix, read_complete};
 use trainlab::mixture::em::Layout;
-use trainlab::mixture::fit::initial_rows;
+use trainlab::mixture::fit::{Blocks, initial_rows, starting_rows};
 use trainlab::mixture::model::GaussianMixture;
 use trainlab::mixture::synthetic;
 
@@ -292,7 +292,10 @@ fn demo_config_writes_run_folder() {
         assert!(out.join(file).is_file(), "missing {file}");
     }
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
-    assert!(csv.starts_with("seed,iteration,log_likelihood\n"), "{csv}");
+    assert!(
+        csv.starts_with("seed,iteration,log_likelihood,seconds\n"),
+        "{csv}"
+    );
     assert_eq!(
         csv.lines().count(),
         metrics["iterations"].as_u64().unwrap() as usize + 1
@@ -467,4 +470,63 @@ fn all_missing_matrix_rejected() {
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("no observed entry"), "{stderr}");
     assert_eq!(summary(&out)["status"], "failed");
+}
+
+#[test]
+fn kmeans_plus_plus_starts_one_row_in_each_far_cluster() {
+    // Three tight clusters of 40 users each, 100 rating points apart.
+    let clusters = |missing_every: u32| {
+        let mut rows = Vec::new();
+        for user in 0..120u32 {
+            let centre = 1.0 + 100.0 * f64::from(user / 40);
+            let jitter = 0.01 * f64::from(user % 7);
+            let row: Vec<(u32, f64)> = (0..6u32)
+                .filter(|item| (user + item) % missing_every != 0)
+                .map(|item| (item, centre + jitter))
+                .collect();
+            rows.push(row);
+        }
+        Ratings::from_rows(6, rows)
+    };
+    let device = device("flex");
+    let complete = clusters(u32::MAX);
+    let mut blocks = Blocks::new(&complete, Some(50), Layout::Sparse, &device);
+    for seed in 0..5 {
+        let chosen = starting_rows(&mut blocks, InitRows::KMeansPlusPlus, seed, 3).unwrap();
+        let mut found: Vec<usize> = chosen.iter().map(|row| row / 40).collect();
+        found.sort_unstable();
+        assert_eq!(found, [0, 1, 2], "seed {seed}: rows {chosen:?}");
+    }
+    // With missing entries the distances run over each user's observed ratings, to a row that
+    // has 0 where it is missing (the E-step's view). Both layouts agree, and a fixed seed
+    // gives fixed, distinct rows.
+    let partial = clusters(5);
+    let mut picks = Vec::new();
+    for layout in [Layout::Dense, Layout::Sparse] {
+        let mut blocks = Blocks::new(&partial, Some(50), layout, &device);
+        let first = starting_rows(&mut blocks, InitRows::KMeansPlusPlus, 3, 8).unwrap();
+        assert_eq!(
+            first,
+            starting_rows(&mut blocks, InitRows::KMeansPlusPlus, 3, 8).unwrap()
+        );
+        let mut distinct = first.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 8, "{layout:?}: {first:?}");
+        picks.push(first);
+    }
+    assert_eq!(picks[0], picks[1]);
+}
+
+#[test]
+fn kmeans_plus_plus_handles_duplicate_users() {
+    // Every user is the same, so after the first row all distances are 0.
+    let rows = vec![vec![(0u32, 3.0), (1, 4.0)]; 5];
+    let ratings = Ratings::from_rows(2, rows);
+    let mut blocks = Blocks::new(&ratings, None, Layout::Dense, &device("flex"));
+    let mut chosen = starting_rows(&mut blocks, InitRows::KMeansPlusPlus, 0, 5).unwrap();
+    chosen.sort_unstable();
+    assert_eq!(chosen, [0, 1, 2, 3, 4]);
+    let error = starting_rows(&mut blocks, InitRows::KMeansPlusPlus, 0, 6).unwrap_err();
+    assert!(error.to_string().contains("model.k = 6"), "{error}");
 }

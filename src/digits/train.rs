@@ -246,6 +246,8 @@ impl Trainer<'_> {
             result.tally.count as f64 / result.train_seconds,
             if is_best { 1.0 } else { 0.0 },
         ])?;
+        // Resume keeps as many rows as the checkpoint has epochs, so every row is written now.
+        log.finish()?;
         Ok(result)
     }
 }

@@ -24,7 +24,12 @@ pub enum Layout {
     Sparse,
 }
 
-/// The observed ratings of a block in coordinate form, sorted by user.
+/// Most ratings one [`Entries`] batch holds. Its `[batch, 2K]` temporaries then stay near
+/// 12 MiB at K = 12, small enough for the allocator to reuse them: with one batch per block,
+/// fresh pages for each 100 MiB temporary took most of a pass on the Netflix matrix.
+pub const ENTRY_BATCH: usize = 1 << 16;
+
+/// Observed ratings in coordinate form, sorted by user.
 pub struct Entries {
     /// User of each rating, counted from the block's first user, `[nnz]`.
     pub user: Tensor<1, Int>,
@@ -38,8 +43,10 @@ pub struct Entries {
 pub enum BlockData {
     /// `[n, 2d]`: ratings with 0 at missing entries, then the 0/1 mask.
     Dense(Tensor<2>),
-    /// `None` when no user of the block has a rating.
-    Sparse(Option<Entries>),
+    /// Batches of at most [`ENTRY_BATCH`] ratings; a user's ratings may span two batches,
+    /// which is fine because every per-user sum is accumulated. Empty when no user of the
+    /// block has a rating.
+    Sparse(Vec<Entries>),
 }
 
 /// One block of users on the device.
@@ -95,31 +102,36 @@ impl Block {
     }
 }
 
-fn upload_entries(ratings: &Ratings, start: usize, end: usize, device: &Device) -> Option<Entries> {
-    let range = ratings.row_start[start]..ratings.row_start[end];
-    let nnz = range.len();
-    if nnz == 0 {
-        return None;
-    }
-    let mut user = Vec::with_capacity(nnz);
+fn upload_entries(ratings: &Ratings, start: usize, end: usize, device: &Device) -> Vec<Entries> {
+    let first = ratings.row_start[start];
+    let last = ratings.row_start[end];
+    // Indices go up as i32, the int type of the flex backend, so no conversion pass runs on
+    // every upload; a block of users and a row of items both stay far below i32::MAX.
+    let mut user = Vec::with_capacity(last - first);
     for row in start..end {
         let count = ratings.row_start[row + 1] - ratings.row_start[row];
-        user.extend(std::iter::repeat_n((row - start) as i64, count));
+        user.extend(std::iter::repeat_n((row - start) as i32, count));
     }
-    let item: Vec<i64> = ratings.item[range.clone()]
-        .iter()
-        .map(|&i| i64::from(i))
-        .collect();
-    let index =
-        |values: Vec<i64>| Tensor::<1, Int>::from_data(TensorData::new(values, [nnz]), device);
-    Some(Entries {
-        user: index(user),
-        item: index(item),
-        value: Tensor::from_data(
-            TensorData::new(ratings.value[range].to_vec(), [nnz, 1]),
-            device,
-        ),
-    })
+    let index = |values: Vec<i32>| {
+        let len = values.len();
+        Tensor::<1, Int>::from_data(TensorData::new(values, [len]), device)
+    };
+    (first..last)
+        .step_by(ENTRY_BATCH)
+        .map(|batch_start| {
+            let batch = batch_start..(batch_start + ENTRY_BATCH).min(last);
+            let local = batch.start - first..batch.end - first;
+            let items = ratings.item[batch.clone()].iter().map(|&i| i as i32);
+            Entries {
+                user: index(user[local].to_vec()),
+                item: index(items.collect()),
+                value: Tensor::from_data(
+                    TensorData::new(ratings.value[batch.clone()].to_vec(), [batch.len(), 1]),
+                    device,
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Mixture parameters on the device.
@@ -181,16 +193,16 @@ pub fn squared_distances(block: &Block, mu: &Tensor<2>) -> Tensor<2> {
             );
             x_and_mask.clone().matmul(weights.transpose())
         }
-        BlockData::Sparse(None) => Tensor::zeros([block.rows, k], &block.device()),
-        BlockData::Sparse(Some(entries)) => {
-            // Per rating x of item l: μ_jl² − 2·x·μ_jl = μ_jl·(μ_jl − 2x), summed per user.
-            let means = mu.clone().transpose().select(0, entries.item.clone());
-            let terms = means.clone() * (means - entries.value.clone().mul_scalar(2.0));
-            Tensor::zeros([block.rows, k], &block.device()).select_assign(
-                0,
-                entries.user.clone(),
-                terms,
-                IndexingUpdateOp::Add,
+        BlockData::Sparse(batches) => {
+            let mu_t = mu.clone().transpose();
+            batches.iter().fold(
+                Tensor::zeros([block.rows, k], &block.device()),
+                |sums, entries| {
+                    // Per rating x of item l: μ_jl² − 2·x·μ_jl = μ_jl·(μ_jl − 2x), summed per user.
+                    let means = mu_t.clone().select(0, entries.item.clone());
+                    let terms = means.clone() * (means - entries.value.clone().mul_scalar(2.0));
+                    sums.select_assign(0, entries.user.clone(), terms, IndexingUpdateOp::Add)
+                },
             )
         }
     };
@@ -282,16 +294,26 @@ impl Stats {
                     sums.slice([0..k, d..2 * d]),
                 )
             }
-            BlockData::Sparse(None) => {
-                let zeros = Tensor::<2>::zeros([k, d], &block.device());
-                (zeros.clone(), zeros)
-            }
-            BlockData::Sparse(Some(entries)) => {
+            BlockData::Sparse(batches) => {
                 // Each rating adds post_uj·x to a1[j, l] and post_uj to a0[j, l].
-                let weights = post.clone().select(0, entries.user.clone());
-                let terms = Tensor::cat(vec![weights.clone() * entries.value.clone(), weights], 1);
-                let sums = Tensor::<2>::zeros([d, 2 * k], &block.device())
-                    .select_assign(0, entries.item.clone(), terms, IndexingUpdateOp::Add)
+                let sums = batches
+                    .iter()
+                    .fold(
+                        Tensor::<2>::zeros([d, 2 * k], &block.device()),
+                        |sums, entries| {
+                            let weights = post.clone().select(0, entries.user.clone());
+                            let terms = Tensor::cat(
+                                vec![weights.clone() * entries.value.clone(), weights],
+                                1,
+                            );
+                            sums.select_assign(
+                                0,
+                                entries.item.clone(),
+                                terms,
+                                IndexingUpdateOp::Add,
+                            )
+                        },
+                    )
                     .transpose();
                 (
                     sums.clone().slice([0..k, 0..d]),

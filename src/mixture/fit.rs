@@ -1,7 +1,7 @@
 //! Fitting loops: course initialization, EM and K-means iterations, restarts over seeds.
 
-use burn::tensor::Device;
-use rand::SeedableRng;
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::{Algorithm, InitRows};
@@ -81,13 +81,7 @@ impl<'a> Blocks<'a> {
     ) -> anyhow::Result<Stats> {
         let mut total: Option<Stats> = None;
         self.for_each(|_, block| {
-            let stats = match algorithm {
-                Algorithm::Em => {
-                    let (post, log_likelihood) = em::posterior(block, mixture);
-                    Stats::of_block(block, post, em::host(log_likelihood.sum())[0])
-                }
-                Algorithm::KMeans => Stats::of_block(block, em::nearest(block, &mixture.mu), 0.0),
-            };
+            let stats = block_statistics(block, mixture, algorithm);
             total = Some(match total.take() {
                 Some(sum) => sum.merge(stats),
                 None => stats,
@@ -98,26 +92,122 @@ impl<'a> Blocks<'a> {
     }
 }
 
-/// Picks the K initial rows for one restart.
+fn block_statistics(block: &Block, mixture: &DeviceMixture, algorithm: Algorithm) -> Stats {
+    match algorithm {
+        Algorithm::Em => {
+            let (post, log_likelihood) = em::posterior(block, mixture);
+            Stats::of_block(block, post, em::host(log_likelihood.sum())[0])
+        }
+        Algorithm::KMeans => Stats::of_block(block, em::nearest(block, &mixture.mu), 0.0),
+    }
+}
+
+/// Picks the K initial rows for one restart with any `init.rows` method.
+pub fn starting_rows(
+    blocks: &mut Blocks,
+    rows: InitRows,
+    seed: u64,
+    k: usize,
+) -> anyhow::Result<Vec<usize>> {
+    match rows {
+        InitRows::KMeansPlusPlus => {
+            check_k(k, blocks.ratings().users)?;
+            kmeans_plus_plus(blocks, seed, k)
+        }
+        other => initial_rows(other, seed, blocks.ratings().users, k),
+    }
+}
+
+/// Picks the K initial rows for one restart with a method that does not look at the ratings.
 pub fn initial_rows(
     rows: InitRows,
     seed: u64,
     users: usize,
     k: usize,
 ) -> anyhow::Result<Vec<usize>> {
-    if k > users {
-        bail_input!(
-            "model.k = {k} is larger than the number of users ({users}); each component starts \
-             at a distinct user, so lower model.k to at most {users}"
-        );
-    }
+    check_k(k, users)?;
     Ok(match rows {
         InitRows::Numpy => legacy_choice(seed as u32, users, k),
         InitRows::Seeded => {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             rand::seq::index::sample(&mut rng, users, k).into_vec()
         }
+        InitRows::KMeansPlusPlus => {
+            anyhow::bail!("k-means++ rows depend on the ratings: pick them with starting_rows")
+        }
     })
+}
+
+fn check_k(k: usize, users: usize) -> anyhow::Result<()> {
+    if k > users {
+        bail_input!(
+            "model.k = {k} is larger than the number of users ({users}); each component starts \
+             at a distinct user, so lower model.k to at most {users}"
+        );
+    }
+    Ok(())
+}
+
+/// k-means++ seeding (Arthur and Vassilvitskii, 2007): the first row uniformly at random, each
+/// next one with probability proportional to its squared distance to the nearest row chosen so
+/// far. Distances run over each user's observed entries, as in the E-step. A chosen row has
+/// distance 0 to itself, so rows stay distinct; when every remaining distance is 0 (duplicate
+/// users, users without ratings) the next row is drawn uniformly from the rows not chosen.
+fn kmeans_plus_plus(blocks: &mut Blocks, seed: u64, k: usize) -> anyhow::Result<Vec<usize>> {
+    let users = blocks.ratings().users;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut chosen = vec![rng.random_range(0..users)];
+    let mut nearest = vec![f64::INFINITY; users];
+    while chosen.len() < k {
+        let newest = chosen[chosen.len() - 1];
+        update_nearest(blocks, newest, &mut nearest)?;
+        for &row in &chosen {
+            nearest[row] = 0.0;
+        }
+        let total: f64 = nearest.iter().sum();
+        let next = if total > 0.0 && total.is_finite() {
+            draw_weighted(&nearest, rng.random::<f64>() * total)
+        } else {
+            let free: Vec<usize> = (0..users).filter(|row| !chosen.contains(row)).collect();
+            free[rng.random_range(0..free.len())]
+        };
+        chosen.push(next);
+    }
+    Ok(chosen)
+}
+
+/// Lowers `nearest[u]` to user u's squared distance to `row` where that is closer.
+fn update_nearest(blocks: &mut Blocks, row: usize, nearest: &mut [f64]) -> anyhow::Result<()> {
+    let ratings = blocks.ratings();
+    let data = TensorData::new(ratings.dense_row(row), [1, ratings.items]);
+    let mean = Tensor::<2>::from_data(data, blocks.device());
+    blocks.for_each(|first_user, block| {
+        let distances = em::host(em::squared_distances(block, &mean));
+        for (offset, distance) in distances.into_iter().enumerate() {
+            // The expanded form can round a zero distance to a tiny negative number.
+            let slot = &mut nearest[first_user + offset];
+            *slot = slot.min(distance.max(0.0));
+        }
+        Ok(())
+    })
+}
+
+/// Returns the index where the running sum of `weights` first exceeds `target`, skipping
+/// zero weights so a chosen row is never returned.
+fn draw_weighted(weights: &[f64], target: f64) -> usize {
+    let mut sum = 0.0;
+    let mut last_positive = 0;
+    for (index, &weight) in weights.iter().enumerate() {
+        if weight > 0.0 {
+            sum += weight;
+            last_positive = index;
+            if target < sum {
+                return index;
+            }
+        }
+    }
+    // Rounding can leave `target` at the very end of the sum.
+    last_positive
 }
 
 /// Builds the course's starting mixture: the chosen users' rows (0 at missing entries) as

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use super::complete::{Completion, CompletionRequest, complete, rmse};
 use super::config::{Algorithm, MixtureParams, Source};
 use super::data::{self, Ratings, format_matrix};
-use super::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, initial_rows};
+use super::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, starting_rows};
 use super::model::GaussianMixture;
 use super::plot::mixture_svg;
 use super::synthetic;
@@ -121,7 +121,8 @@ fn run_restarts(
     ctx: &RunContext,
 ) -> anyhow::Result<Vec<Restart>> {
     let name = objective_name(params.algorithm);
-    let mut log = MetricsLog::new(&ctx.run, &["seed", "iteration", name]);
+    // `seconds`: time since the restart began, initialization included.
+    let mut log = MetricsLog::new(&ctx.run, &["seed", "iteration", name, "seconds"]);
     let settings = FitSettings {
         algorithm: params.algorithm,
         min_variance: params.min_variance,
@@ -130,14 +131,19 @@ fn run_restarts(
     };
     let mut restarts = Vec::with_capacity(params.seeds.len());
     for &seed in &params.seeds {
-        let rows = initial_rows(params.init_rows, seed, blocks.ratings().users, params.k)?;
+        let started = std::time::Instant::now();
+        let rows = starting_rows(blocks, params.init_rows, seed, params.k)?;
         let start = initial_mixture(blocks.ratings(), &rows, params.min_variance);
         let task = ctx
             .progress
             .task(&format!("seed {seed}"), params.max_iterations as u64);
         let mut hook = |iteration: usize, objective: f64| {
             task.inc(1);
-            log.push(&[seed as f64, iteration as f64, objective])
+            let seconds = started.elapsed().as_secs_f64();
+            tracing::debug!(
+                "seed {seed} iteration {iteration}: {name} {objective} at {seconds:.3} s"
+            );
+            log.push(&[seed as f64, iteration as f64, objective, seconds])
         };
         let restart = fit(blocks, &start, seed, settings, &mut hook)?;
         for warning in &restart.warnings {
@@ -155,6 +161,7 @@ fn run_restarts(
         ));
         restarts.push(restart);
     }
+    log.finish()?;
     Ok(restarts)
 }
 

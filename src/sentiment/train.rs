@@ -19,6 +19,7 @@ pub fn run(params: &SentimentParams, ctx: &RunContext) -> anyhow::Result<Metrics
     let mut history = History::new(ctx, prepared.val.is_some(), params.model.algorithm);
 
     let weights = fit(params, &prepared, &evaluator, ctx, &mut history)?;
+    history.log.finish()?;
     let model = LinearClassifier::from_weights(&weights, &ctx.device);
     let compared = compare_online(params, &prepared);
 
