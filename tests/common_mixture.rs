@@ -10,7 +10,9 @@ use trainlab::config::Precision;
 use trainlab::mixture::config::{Algorithm, InitRows};
 use trainlab::mixture::data::Ratings;
 use trainlab::mixture::em::Layout;
-use trainlab::mixture::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, initial_rows};
+use trainlab::mixture::fit::{
+    Blocks, FitSettings, FitState, Restart, fit, initial_mixture, initial_rows,
+};
 
 /// Returns the `netflix` folder under the data root named by `TRAINLAB_DATA`.
 pub fn netflix_dir() -> PathBuf {
@@ -66,7 +68,8 @@ pub fn restarts_in(
         .map(|&seed| {
             let rows = initial_rows(InitRows::Numpy, seed, ratings.users, k).unwrap();
             let start = initial_mixture(ratings, &rows, settings.min_variance);
-            fit(&mut blocks, &start, seed, settings, &mut |_, _| Ok(())).unwrap()
+            let from = FitState::start(seed, start);
+            fit(&mut blocks, from, settings, &mut |_| Ok(())).unwrap()
         })
         .collect()
 }

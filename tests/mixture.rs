@@ -10,7 +10,7 @@ use serde_json::Value;
 use trainlab::mixture::config::{Algorithm, InitRows, SyntheticParams};
 use trainlab::mixture::data::{Ratings, parse_matrix, read_complete};
 use trainlab::mixture::em::Layout;
-use trainlab::mixture::fit::{Blocks, initial_rows, starting_rows};
+use trainlab::mixture::fit::{Blocks, FitState, fit, initial_mixture, initial_rows, starting_rows};
 use trainlab::mixture::model::GaussianMixture;
 use trainlab::mixture::synthetic;
 
@@ -529,4 +529,146 @@ fn kmeans_plus_plus_handles_duplicate_users() {
     assert_eq!(chosen, [0, 1, 2, 3, 4]);
     let error = starting_rows(&mut blocks, InitRows::KMeansPlusPlus, 0, 6).unwrap_err();
     assert!(error.to_string().contains("model.k = 6"), "{error}");
+}
+
+#[test]
+fn fit_continues_exactly_from_a_saved_state() {
+    let sample = synthetic::sample(&synthetic_params(), 4);
+    let ratings = &sample.ratings;
+    let device = device("flex");
+    let mut blocks = Blocks::new(ratings, None, Layout::Dense, &device);
+    let rows = initial_rows(InitRows::Seeded, 4, ratings.users, 3).unwrap();
+    let start = FitState::start(4, initial_mixture(ratings, &rows, 0.25));
+    let mut settings = settings(Algorithm::Em);
+    settings.tolerance = 0.0;
+    settings.max_iterations = 12;
+    let mut saved = None;
+    let whole = fit(&mut blocks, start.clone(), settings, &mut |progress| {
+        if progress.iteration == 5 {
+            saved = Some(progress.state());
+        }
+        Ok(())
+    })
+    .unwrap();
+    let saved = saved.expect("iteration 5 ran");
+    assert_eq!(saved.iteration, 5);
+    let mut seen = Vec::new();
+    let continued = fit(&mut blocks, saved, settings, &mut |progress| {
+        seen.push(progress.iteration);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, (6..=12).collect::<Vec<_>>());
+    assert_eq!(continued.iterations, whole.iterations);
+    assert_eq!(continued.objective, whole.objective);
+    assert_eq!(continued.mixture, whole.mixture);
+}
+
+/// Polls `checkpoint.json` until it holds a restart saved mid-way.
+fn wait_for_saved_restart(run: &Path, limit: std::time::Duration) -> Value {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Ok(text) = std::fs::read_to_string(run.join("checkpoint.json"))
+            && let Ok(value) = serde_json::from_str::<Value>(&text)
+            && !value["current"].is_null()
+            && !value["finished"].as_array().unwrap().is_empty()
+        {
+            return value;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    panic!("no mid-restart checkpoint within {limit:?}");
+}
+
+#[test]
+fn resume_after_kill_matches_uninterrupted() {
+    let folder = tempfile::tempdir().unwrap();
+    let config = folder.path().join("long.toml");
+    // Overlapping components and K above their number make EM slow to settle: three restarts
+    // of a few hundred iterations (tolerance 0), each saved after every iteration.
+    let text = r#"
+[experiment]
+task = "mixture"
+
+[data]
+source = "synthetic"
+
+[data.synthetic]
+users = 3000
+items = 60
+components = 6
+missing_share = 0.9
+std = 1.5
+
+[model]
+k = 10
+
+[init]
+rows = "seeded"
+
+[train]
+seeds = [5, 6, 7]
+tolerance = 0.0
+max_iterations = 400
+checkpoint_seconds = 0.0
+"#;
+    std::fs::write(&config, text).unwrap();
+    let (whole, killed) = (folder.path().join("whole"), folder.path().join("killed"));
+    let output = trainlab(&[
+        "train",
+        config.to_str().unwrap(),
+        "--out",
+        whole.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trainlab"))
+        .args([
+            "train",
+            config.to_str().unwrap(),
+            "--out",
+            killed.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let saved = wait_for_saved_restart(&killed, std::time::Duration::from_secs(120));
+    child.kill().unwrap(); // SIGKILL on Unix: no handler runs.
+    child.wait().unwrap();
+    assert!(!killed.join("summary.json").is_file() || summary(&killed)["status"] != "completed");
+
+    let output = trainlab(&["train", "--resume", killed.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let seed = saved["current"]["seed"].as_u64().unwrap();
+    let line = format!("seed {seed} saved after iteration");
+    assert!(stderr.contains(&line), "{stderr}");
+    let (a, b) = (
+        summary(&whole)["metrics"].clone(),
+        summary(&killed)["metrics"].clone(),
+    );
+    for key in [
+        "log_likelihood",
+        "restart_log_likelihoods",
+        "iterations",
+        "best_seed",
+        "bic",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    let mixture = |run: &Path| GaussianMixture::load(&run.join("mixture.safetensors")).unwrap();
+    assert_eq!(mixture(&whole), mixture(&killed));
+    // Every iteration appears once, with the same objective, whatever the kill interrupted.
+    let rows = |run: &Path| -> Vec<String> {
+        let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        text.lines()
+            .map(|line| line.rsplit_once(',').unwrap().0.to_string())
+            .collect()
+    };
+    assert_eq!(rows(&whole), rows(&killed));
 }

@@ -9,7 +9,7 @@ use common_mixture::{
 use trainlab::mixture::config::{Algorithm, InitRows};
 use trainlab::mixture::data::{read_complete, read_matrix};
 use trainlab::mixture::em::{self, Block, DeviceMixture, Layout, Stats};
-use trainlab::mixture::fit::{Blocks, fit, initial_mixture, initial_rows};
+use trainlab::mixture::fit::{Blocks, FitState, fit, initial_mixture, initial_rows};
 use trainlab::mixture::model::GaussianMixture;
 
 const NEEDS_DATA: &str =
@@ -88,7 +88,8 @@ fn worked_example_matches_course_solutions() {
     let mut blocks = Blocks::new(&ratings, None, Layout::Dense, &device);
     let mut short = settings(Algorithm::Em);
     short.max_iterations = run.iterations - 1;
-    let before = fit(&mut blocks, &start, 0, short, &mut |_, _| Ok(())).unwrap();
+    let from = FitState::start(0, start.clone());
+    let before = fit(&mut blocks, from, short, &mut |_| Ok(())).unwrap();
     let (last_post, _, _) = first_e_step(&block, &before.mixture);
     assert_close(
         "final post",

@@ -127,6 +127,10 @@ pub struct TrainSection {
     /// are observed).
     #[serde(default = "default_layout")]
     pub layout: String,
+    /// Seconds between checkpoints of a restart in progress; 0 saves after every iteration.
+    /// Finished restarts are always saved.
+    #[serde(default = "default_checkpoint_seconds")]
+    pub checkpoint_seconds: f64,
 }
 
 /// `[output]`: optional outputs.
@@ -176,6 +180,9 @@ fn default_min_variance() -> f64 {
 }
 fn default_rows() -> String {
     "numpy".into()
+}
+fn default_checkpoint_seconds() -> f64 {
+    10.0
 }
 fn default_layout() -> String {
     "auto".into()
@@ -294,6 +301,7 @@ pub struct MixtureParams {
     /// Users per block; `None` means one block holding every user.
     pub chunk_users: Option<usize>,
     pub layout: LayoutChoice,
+    pub checkpoint_every: std::time::Duration,
     pub completed_matrix: bool,
     pub clip: Option<(f64, f64)>,
 }
@@ -325,6 +333,7 @@ impl ExperimentConfig for MixtureConfig {
             max_iterations: at_least("train.max_iterations", self.train.max_iterations, 1)?,
             chunk_users: check_chunk(self.train.chunk_users)?,
             layout: check_layout(&self.train.layout)?,
+            checkpoint_every: check_checkpoint_seconds(self.train.checkpoint_seconds)?,
             completed_matrix: self.output.completed_matrix,
             clip: check_clip(&self.output.clip)?,
         })
@@ -452,6 +461,18 @@ fn check_tolerance(value: f64) -> Result<f64, FieldError> {
     }
 }
 
+fn check_checkpoint_seconds(value: f64) -> Result<std::time::Duration, FieldError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(std::time::Duration::from_secs_f64(value))
+    } else {
+        Err(FieldError::out_of_range(
+            "train.checkpoint_seconds",
+            value,
+            "a finite number of seconds >= 0",
+        ))
+    }
+}
+
 fn check_layout(name: &str) -> Result<LayoutChoice, FieldError> {
     match name {
         "auto" => Ok(LayoutChoice::Auto),
@@ -528,6 +549,10 @@ mod tests {
             ("[train]\nseeds = [4294967296]", "train.seeds"),
             ("[train]\nchunk_users = -5", "train.chunk_users"),
             ("[train]\nlayout = \"csr\"", "train.layout"),
+            (
+                "[train]\ncheckpoint_seconds = -1.0",
+                "train.checkpoint_seconds",
+            ),
             ("[output]\nclip = [5.0, 1.0]", "output.clip"),
         ];
         for (text, key) in cases {

@@ -2,8 +2,8 @@
 //!
 //! Each pass over the users accumulates sufficient statistics per component, so one block of
 //! all users and a stream of smaller blocks give the same M-step. A block holds its ratings
-//! densely (missing entries carry mask 0 and value 0) or as a list of observed ratings; either
-//! way every sum below runs over observed entries only.
+//! densely (missing entries carry mask 0 and value 0) or as a list of observed ratings. Either
+//! way, every sum below runs over observed entries only.
 
 use burn::tensor::{Bool, DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
@@ -13,7 +13,7 @@ use super::model::GaussianMixture;
 /// The course adds this to the weights before the log, so an emptied component stays finite.
 const WEIGHT_FLOOR: f64 = 1e-16;
 
-/// How a block holds its ratings on the device.
+/// The form in which a block keeps its ratings on the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
     /// Ratings (0 at missing entries) and the 0/1 observed mask side by side, `[n, 2d]`: each
@@ -24,7 +24,7 @@ pub enum Layout {
     Sparse,
 }
 
-/// Most ratings one [`Entries`] batch holds. Its `[batch, 2K]` temporaries then stay near
+/// The largest number of ratings in one [`Entries`] batch. Its `[batch, 2K]` temporaries then stay near
 /// 12 MiB at K = 12, small enough for the allocator to reuse them: with one batch per block,
 /// fresh pages for each 100 MiB temporary took most of a pass on the Netflix matrix.
 pub const ENTRY_BATCH: usize = 1 << 16;
@@ -40,6 +40,8 @@ pub struct Entries {
 }
 
 /// The ratings of a block in one of the two layouts.
+// A block exists once per pass, so the size of the dense variant's tensor handle does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum BlockData {
     /// `[n, 2d]`: ratings with 0 at missing entries, then the 0/1 mask.
     Dense(Tensor<2>),
@@ -106,7 +108,7 @@ fn upload_entries(ratings: &Ratings, start: usize, end: usize, device: &Device) 
     let first = ratings.row_start[start];
     let last = ratings.row_start[end];
     // Indices go up as i32, the int type of the flex backend, so no conversion pass runs on
-    // every upload; a block of users and a row of items both stay far below i32::MAX.
+    // every upload. Users of a block and items of a matrix both stay far below i32::MAX.
     let mut user = Vec::with_capacity(last - first);
     for row in start..end {
         let count = ratings.row_start[row + 1] - ratings.row_start[row];

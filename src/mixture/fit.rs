@@ -3,6 +3,7 @@
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
 use super::config::{Algorithm, InitRows};
 use super::data::Ratings;
@@ -148,11 +149,10 @@ fn check_k(k: usize, users: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// k-means++ seeding (Arthur and Vassilvitskii, 2007): the first row uniformly at random, each
-/// next one with probability proportional to its squared distance to the nearest row chosen so
+/// Picks rows by k-means++ seeding: the first row uniformly at random, each next one with probability proportional to its squared distance to the nearest row chosen so
 /// far. Distances run over each user's observed entries, as in the E-step. A chosen row has
-/// distance 0 to itself, so rows stay distinct; when every remaining distance is 0 (duplicate
-/// users, users without ratings) the next row is drawn uniformly from the rows not chosen.
+/// distance 0 to itself, so rows stay distinct. When every remaining distance is 0 (duplicate
+/// users, users without ratings), the next row is drawn uniformly from the rows not chosen.
 fn kmeans_plus_plus(blocks: &mut Blocks, seed: u64, k: usize) -> anyhow::Result<Vec<usize>> {
     let users = blocks.ratings().users;
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -261,7 +261,7 @@ pub struct FitSettings {
 }
 
 /// One finished restart.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Restart {
     pub seed: u64,
     /// EM: the log-likelihood of the last E-step (the course's reported value). K-means: the
@@ -274,26 +274,87 @@ pub struct Restart {
     pub warnings: Vec<String>,
 }
 
-/// Reports each iteration: `(iteration, objective)`.
-pub type IterationHook<'h> = &'h mut dyn FnMut(usize, f64) -> anyhow::Result<()>;
+/// Where a restart stands between two iterations: enough to continue it exactly as if it had
+/// never stopped, because each iteration depends only on the mixture and these counters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FitState {
+    pub seed: u64,
+    /// Iterations done so far.
+    pub iteration: usize,
+    /// Objective of the last iteration, oriented so that larger is better.
+    pub previous: Option<f64>,
+    pub warnings: Vec<String>,
+    /// Components already reported as emptied, so each is reported once.
+    pub emptied: Vec<bool>,
+    /// The mixture after the last M-step.
+    pub mixture: GaussianMixture,
+}
 
-/// Runs EM or K-means from `start` until the gain is at most `tolerance · |objective|` or
+impl FitState {
+    /// Returns the state of a restart that has not run any iteration yet.
+    pub fn start(seed: u64, mixture: GaussianMixture) -> FitState {
+        FitState {
+            seed,
+            iteration: 0,
+            previous: None,
+            warnings: Vec::new(),
+            emptied: vec![false; mixture.k],
+            mixture,
+        }
+    }
+}
+
+/// What the iteration hook sees after each iteration.
+pub struct Progress<'p> {
+    pub iteration: usize,
+    pub objective: f64,
+    /// True when this iteration ends the restart.
+    pub done: bool,
+    seed: u64,
+    previous: f64,
+    warnings: &'p [String],
+    emptied: &'p [bool],
+    mixture: &'p DeviceMixture,
+}
+
+impl Progress<'_> {
+    /// Copies the state after this iteration to the host, for a checkpoint.
+    pub fn state(&self) -> FitState {
+        FitState {
+            seed: self.seed,
+            iteration: self.iteration,
+            previous: Some(self.previous),
+            warnings: self.warnings.to_vec(),
+            emptied: self.emptied.to_vec(),
+            mixture: self.mixture.download(),
+        }
+    }
+}
+
+/// Called after each iteration.
+pub type IterationHook<'h> = &'h mut dyn FnMut(&Progress) -> anyhow::Result<()>;
+
+/// Runs EM or K-means from `from` until the gain is at most `tolerance · |objective|` or
 /// `max_iterations` is reached. As in the course, the mixture returned is the one after the
 /// last M-step and the EM objective is the log-likelihood of the E-step before it.
 pub fn fit(
     blocks: &mut Blocks,
-    start: &GaussianMixture,
-    seed: u64,
+    from: FitState,
     settings: FitSettings,
     hook: IterationHook,
 ) -> anyhow::Result<Restart> {
     let device = blocks.device.clone();
     let users = blocks.ratings().users;
-    let mut mixture = DeviceMixture::upload(start, &device);
-    let mut previous: Option<f64> = None;
-    let mut warnings = Vec::new();
-    let mut emptied = vec![false; start.k];
-    for iteration in 1..=settings.max_iterations {
+    let FitState {
+        seed,
+        iteration: done_before,
+        mut previous,
+        mut warnings,
+        mut emptied,
+        mixture: start,
+    } = from;
+    let mut mixture = DeviceMixture::upload(&start, &device);
+    for iteration in done_before + 1..=settings.max_iterations {
         crate::interrupt::check()?;
         let stats = blocks.statistics(&mixture, settings.algorithm)?;
         note_empty_components(&stats, iteration, &mut emptied, &mut warnings);
@@ -305,10 +366,10 @@ pub fn fit(
             Algorithm::KMeans => em::kmeans_step(&stats, &mixture, users),
         };
         check_finite(objective, iteration, seed)?;
-        hook(iteration, objective)?;
         mixture = next;
         // Both objectives are oriented so that larger is better here.
         let score = oriented(settings.algorithm, objective);
+        let mut converged = false;
         if let Some(last) = previous {
             let gain = score - last;
             // Summing a million terms in f64 moves the objective by about 1e-13 of its size,
@@ -320,17 +381,28 @@ pub fn fit(
                     oriented(settings.algorithm, last)
                 ));
             }
-            if gain <= settings.tolerance * objective.abs() {
-                return finish(seed, objective, iteration, true, &mixture, warnings);
-            }
+            converged = gain <= settings.tolerance * objective.abs();
         }
         previous = Some(score);
+        hook(&Progress {
+            iteration,
+            objective,
+            done: converged || iteration == settings.max_iterations,
+            seed,
+            previous: score,
+            warnings: &warnings,
+            emptied: &emptied,
+            mixture: &mixture,
+        })?;
+        if converged {
+            return finish(seed, objective, iteration, true, &mixture, warnings);
+        }
     }
     let objective = oriented(settings.algorithm, previous.unwrap_or(f64::NAN));
     finish(
         seed,
         objective,
-        settings.max_iterations,
+        settings.max_iterations.max(done_before),
         false,
         &mixture,
         warnings,

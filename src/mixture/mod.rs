@@ -4,6 +4,7 @@
 //! `config` contains the TOML keys, `data` the readers, `fit` and `em` the algorithms, `complete`
 //! the predictions and `train` the run that ties them together.
 
+pub mod checkpoint;
 pub mod complete;
 pub mod config;
 pub mod data;

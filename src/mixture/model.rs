@@ -7,7 +7,7 @@ use anyhow::Context;
 use safetensors::tensor::{Dtype, TensorView};
 
 /// A mixture of K spherical Gaussians in d dimensions.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GaussianMixture {
     pub k: usize,
     pub d: usize,

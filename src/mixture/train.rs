@@ -2,10 +2,13 @@
 
 use serde_json::{Value, json};
 
+use super::checkpoint::Checkpoint;
 use super::complete::{Completion, CompletionRequest, complete, rmse};
 use super::config::{Algorithm, MixtureParams, Source};
 use super::data::{self, Ratings, format_matrix};
-use super::fit::{Blocks, FitSettings, Restart, fit, initial_mixture, starting_rows};
+use super::fit::{
+    Blocks, FitSettings, FitState, Progress, Restart, fit, initial_mixture, starting_rows,
+};
 use super::model::GaussianMixture;
 use super::plot::mixture_svg;
 use super::synthetic;
@@ -115,37 +118,76 @@ fn objective_name(algorithm: Algorithm) -> &'static str {
     }
 }
 
+/// Fits one restart per seed. With `--resume`, restarts saved in the run's checkpoint are
+/// kept as they are and a restart saved mid-way continues from its last saved iteration.
 fn run_restarts(
     params: &MixtureParams,
     blocks: &mut Blocks,
     ctx: &RunContext,
 ) -> anyhow::Result<Vec<Restart>> {
     let name = objective_name(params.algorithm);
-    // `seconds`: time since the restart began, initialization included.
-    let mut log = MetricsLog::new(&ctx.run, &["seed", "iteration", name, "seconds"]);
+    // `seconds`: time since this process began the restart, initialization included.
+    let header = ["seed", "iteration", name, "seconds"];
+    let (mut checkpoint, mut log) = if ctx.resume {
+        let checkpoint = Checkpoint::load(&ctx.run, blocks.ratings(), params)?;
+        let log = MetricsLog::resume(&ctx.run, &header, checkpoint.iterations())?;
+        ctx.progress.line(&format!(
+            "resuming: {} of {} restarts finished{}",
+            checkpoint.finished.len(),
+            params.seeds.len(),
+            checkpoint
+                .current
+                .as_ref()
+                .map_or(String::new(), |state| format!(
+                    ", seed {} saved after iteration {}",
+                    state.seed, state.iteration
+                ))
+        ));
+        (checkpoint, log)
+    } else {
+        (
+            Checkpoint::new(blocks.ratings(), params.checkpoint_every),
+            MetricsLog::new(&ctx.run, &header),
+        )
+    };
     let settings = FitSettings {
         algorithm: params.algorithm,
         min_variance: params.min_variance,
         tolerance: params.tolerance,
         max_iterations: params.max_iterations,
     };
-    let mut restarts = Vec::with_capacity(params.seeds.len());
-    for &seed in &params.seeds {
+    for &seed in &params.seeds[checkpoint.finished.len()..] {
         let started = std::time::Instant::now();
-        let rows = starting_rows(blocks, params.init_rows, seed, params.k)?;
-        let start = initial_mixture(blocks.ratings(), &rows, params.min_variance);
+        let from = match checkpoint.current.take() {
+            Some(state) => state,
+            None => {
+                let rows = starting_rows(blocks, params.init_rows, seed, params.k)?;
+                FitState::start(
+                    seed,
+                    initial_mixture(blocks.ratings(), &rows, params.min_variance),
+                )
+            }
+        };
         let task = ctx
             .progress
             .task(&format!("seed {seed}"), params.max_iterations as u64);
-        let mut hook = |iteration: usize, objective: f64| {
+        task.inc(from.iteration as u64);
+        let mut hook = |progress: &Progress| {
             task.inc(1);
+            let (iteration, objective) = (progress.iteration, progress.objective);
             let seconds = started.elapsed().as_secs_f64();
             tracing::debug!(
                 "seed {seed} iteration {iteration}: {name} {objective} at {seconds:.3} s"
             );
-            log.push(&[seed as f64, iteration as f64, objective, seconds])
+            log.push(&[seed as f64, iteration as f64, objective, seconds])?;
+            if !progress.done && checkpoint.due() {
+                // Written first, so the log always covers the checkpoint's iterations.
+                log.finish()?;
+                checkpoint.save_current(&ctx.run, progress.state())?;
+            }
+            Ok(())
         };
-        let restart = fit(blocks, &start, seed, settings, &mut hook)?;
+        let restart = fit(blocks, from, settings, &mut hook)?;
         for warning in &restart.warnings {
             tracing::warn!("{warning}");
         }
@@ -159,10 +201,11 @@ fn run_restarts(
                 " (train.max_iterations reached)"
             }
         ));
-        restarts.push(restart);
+        log.finish()?;
+        checkpoint.finish_restart(&ctx.run, restart)?;
     }
     log.finish()?;
-    Ok(restarts)
+    Ok(checkpoint.finished)
 }
 
 /// Returns the restart with the largest log-likelihood (EM) or smallest cost (K-means); ties keep the
