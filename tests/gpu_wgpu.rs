@@ -165,15 +165,26 @@ fn cnn_steps_match_flex() {
 #[test]
 fn em_iterations_match_flex() {
     for backend in gpu_backends() {
-        compare_em_on(&backend);
+        compare_em_on(&backend, "dense");
     }
 }
 
-fn compare_em_on(backend: &str) {
-    let config = "[experiment]\ntask = \"mixture\"\nseed = 3\n\n[backend]\nprecision = \"f32\"\n\n\
-                  [data]\nsource = \"synthetic\"\n\n[data.synthetic]\nusers = 300\nitems = 12\n\n\
-                  [model]\nk = 3\n\n[init]\nrows = \"seeded\"\n\n[train]\nseeds = [0]\n\
-                  max_iterations = 5\n";
+#[test]
+fn sparse_em_iterations_match_flex() {
+    // The sparse layout runs on gathers and scatter-adds instead of matrix products.
+    for backend in gpu_backends() {
+        compare_em_on(&backend, "sparse");
+    }
+}
+
+fn compare_em_on(backend: &str, layout: &str) {
+    let config = format!(
+        "[experiment]\ntask = \"mixture\"\nseed = 3\n\n[backend]\nprecision = \"f32\"\n\n\
+         [data]\nsource = \"synthetic\"\n\n[data.synthetic]\nusers = 300\nitems = 12\n\n\
+         [model]\nk = 3\n\n[init]\nrows = \"seeded\"\n\n[train]\nseeds = [0]\n\
+         max_iterations = 5\nlayout = \"{layout}\"\nchunk_users = 128\n"
+    );
+    let config = config.as_str();
     let dir = tempfile::tempdir().unwrap();
     let flex = train_on(dir.path(), config, "flex");
     let gpu = train_on(dir.path(), config, backend);

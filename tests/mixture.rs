@@ -672,3 +672,30 @@ checkpoint_seconds = 0.0
     };
     assert_eq!(rows(&whole), rows(&killed));
 }
+
+#[test]
+fn huge_completed_matrix_refused_before_fitting() {
+    let folder = tempfile::tempdir().unwrap();
+    let out = folder.path().join("run");
+    // 20,000 x 20,000 entries, about 40,000 of them observed.
+    let output = trainlab(&[
+        "train",
+        &config_path("demo.toml"),
+        "--set",
+        "data.synthetic.users=20000",
+        "--set",
+        "data.synthetic.items=20000",
+        "--set",
+        "data.synthetic.missing_share=0.9999",
+        "--set",
+        "output.completed_matrix=true",
+        "--out",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("output.completed_matrix"), "{stderr}");
+    assert!(stderr.contains("400000000 entries"), "{stderr}");
+    assert!(!out.join("mixture.safetensors").exists());
+}

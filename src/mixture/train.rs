@@ -89,6 +89,7 @@ pub fn train(params: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics
         ratings.observed(),
         ratings.empty_users()
     ));
+    check_dense_outputs(params, ratings)?;
     let mut blocks = Blocks::new(
         ratings,
         params.chunk_users,
@@ -109,6 +110,25 @@ pub fn train(params: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics
     // Time of every restart's fit, without loading, completion or writing outputs.
     metrics.insert("fit_seconds".into(), json!(fit_seconds));
     Ok(metrics)
+}
+
+/// Most entries a completed matrix may have: 2^28 f64 values take 2 GiB in memory, and the
+/// text file several more.
+const MAX_COMPLETED_ENTRIES: usize = 1 << 28;
+
+/// Refuses `output.completed_matrix` on a matrix too large to hold densely, before any fitting.
+fn check_dense_outputs(params: &MixtureParams, ratings: &Ratings) -> anyhow::Result<()> {
+    let entries = ratings.users.saturating_mul(ratings.items);
+    if params.completed_matrix && entries > MAX_COMPLETED_ENTRIES {
+        bail_input!(
+            "output.completed_matrix would write {} x {} = {entries} entries, more than the \
+             {MAX_COMPLETED_ENTRIES} a dense text matrix can hold here; set \
+             output.completed_matrix = false and complete chosen users with trainlab predict",
+            ratings.users,
+            ratings.items
+        );
+    }
+    Ok(())
 }
 
 fn objective_name(algorithm: Algorithm) -> &'static str {
