@@ -104,6 +104,9 @@ fn run_in<F: Family>(
         seed: experiment.seed,
     };
     let started = Instant::now();
+    // A resume that fails must not turn a completed run's summary into a failed one: its
+    // outputs on disk are still those of the completed run.
+    let keep_completed = resume && summary_says_completed(&run);
     let outcome = backend.device(experiment.seed).and_then(|device| {
         let ctx = RunContext {
             run: run.clone(),
@@ -115,9 +118,28 @@ fn run_in<F: Family>(
         };
         F::train(&resolved.checked, &ctx)
     });
-    write_summary(&run, &info, &outcome, started.elapsed().as_secs_f64())?;
-    let metrics = outcome.with_context(|| format!("run failed; see {}", run.path().display()))?;
+    if outcome.is_ok() || !keep_completed {
+        write_summary(&run, &info, &outcome, started.elapsed().as_secs_f64())?;
+    }
+    let metrics = outcome.with_context(|| {
+        if keep_completed {
+            format!(
+                "resume failed; {} keeps the results of its completed run",
+                run.path().display()
+            )
+        } else {
+            format!("run failed; see {}", run.path().display())
+        }
+    })?;
     Ok(Finished { run, metrics })
+}
+
+/// True when the run folder's `summary.json` records a completed run.
+fn summary_says_completed(run: &RunDir) -> bool {
+    std::fs::read(run.file("summary.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|summary| summary["status"] == "completed")
 }
 
 fn backend_choice<C: ExperimentConfig>(

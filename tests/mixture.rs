@@ -699,3 +699,68 @@ fn huge_completed_matrix_refused_before_fitting() {
     assert!(stderr.contains("400000000 entries"), "{stderr}");
     assert!(!out.join("mixture.safetensors").exists());
 }
+
+#[test]
+fn resume_refuses_changed_settings_and_keeps_results() {
+    let folder = tempfile::tempdir().unwrap();
+    let run = folder.path().join("run");
+    let output = trainlab(&[
+        "train",
+        &config_path("demo.toml"),
+        "--set",
+        "data.synthetic.users=300",
+        "--out",
+        run.to_str().unwrap(),
+        "-q",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let completed = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    let checkpoint = std::fs::read_to_string(run.join("checkpoint.json")).unwrap();
+
+    // Another algorithm in the saved config: refused, naming the key.
+    std::fs::write(
+        run.join("config.toml"),
+        config.replace("\"em\"", "\"kmeans\""),
+    )
+    .unwrap();
+    let output = trainlab(&["train", "--resume", run.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("model.algorithm = em"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(run.join("summary.json")).unwrap(),
+        completed
+    );
+
+    // A hand-edited mixture with too few means: refused, not a panic.
+    std::fs::write(run.join("config.toml"), &config).unwrap();
+    let mut value: Value = serde_json::from_str(&checkpoint).unwrap();
+    value["finished"][0]["mixture"]["mu"] = serde_json::json!([1.0, 2.0]);
+    std::fs::write(run.join("checkpoint.json"), value.to_string()).unwrap();
+    let output = trainlab(&["train", "--resume", run.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("wrong number of values"), "{stderr}");
+
+    // The untouched checkpoint resumes to the same metrics, fit time included.
+    std::fs::write(run.join("checkpoint.json"), &checkpoint).unwrap();
+    let output = trainlab(&["train", "--resume", run.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let before: Value = serde_json::from_str(&completed).unwrap();
+    let after = summary(&run);
+    for key in ["log_likelihood", "restart_log_likelihoods", "best_seed"] {
+        assert_eq!(before["metrics"][key], after["metrics"][key], "{key}");
+    }
+    let seconds = |summary: &Value| summary["metrics"]["fit_seconds"].as_f64().unwrap();
+    // The saved fit time carries over; only the last moments after the final save are lost.
+    assert!(seconds(&after) >= 0.9 * seconds(&before), "{after}");
+}

@@ -446,6 +446,14 @@ fn check_seeds(seeds: &[i64], rows: InitRows) -> Result<Vec<u64>, FieldError> {
             ));
         }
     }
+    for (position, seed) in seeds.iter().enumerate() {
+        if seeds[..position].contains(seed) {
+            return Err(FieldError::new(
+                "train.seeds",
+                format!("seed {seed} is listed twice and would fit the same restart again"),
+            ));
+        }
+    }
     Ok(seeds.iter().map(|&s| s as u64).collect())
 }
 
@@ -547,6 +555,7 @@ mod tests {
             ("[train]\nseeds = []", "train.seeds"),
             ("[train]\nseeds = [-1]", "train.seeds"),
             ("[train]\nseeds = [4294967296]", "train.seeds"),
+            ("[train]\nseeds = [0, 3, 0]", "train.seeds"),
             ("[train]\nchunk_users = -5", "train.chunk_users"),
             ("[train]\nlayout = \"csr\"", "train.layout"),
             (

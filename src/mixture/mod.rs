@@ -117,7 +117,11 @@ pub fn evaluate(run: &RunDir, doc: &ConfigDoc) -> anyhow::Result<Metrics> {
     let params = resolved.checked.clone();
     let mixture = train::load_mixture(run)?;
     let loaded = train::load(&params, resolved.raw.experiment.seed)?;
-    check_width(run.path(), loaded.ratings.items, mixture.d)?;
+    let source = match &params.source {
+        config::Source::Matrix(path) | config::Source::Triplets(path) => path.clone(),
+        config::Source::Synthetic(_) => std::path::PathBuf::from("the synthetic data"),
+    };
+    check_width(&source, loaded.ratings.items, mixture.d)?;
     let device = device_for(&mut resolved)?;
     let mut blocks = Blocks::new(
         &loaded.ratings,

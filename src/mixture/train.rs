@@ -96,9 +96,7 @@ pub fn train(params: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics
         params.layout.pick(ratings),
         &ctx.device,
     );
-    let started = std::time::Instant::now();
-    let restarts = run_restarts(params, &mut blocks, ctx)?;
-    let fit_seconds = started.elapsed().as_secs_f64();
+    let (restarts, fit_seconds) = run_restarts(params, &mut blocks, ctx)?;
     let best = best_restart(&restarts, params.algorithm);
     let completion = complete(
         &mut blocks,
@@ -122,7 +120,7 @@ fn check_dense_outputs(params: &MixtureParams, ratings: &Ratings) -> anyhow::Res
     if params.completed_matrix && entries > MAX_COMPLETED_ENTRIES {
         bail_input!(
             "output.completed_matrix would write {} x {} = {entries} entries, more than the \
-             {MAX_COMPLETED_ENTRIES} a dense text matrix can hold here; set \
+             {MAX_COMPLETED_ENTRIES} entries trainlab writes as one dense matrix; set \
              output.completed_matrix = false and complete chosen users with trainlab predict",
             ratings.users,
             ratings.items
@@ -138,13 +136,14 @@ fn objective_name(algorithm: Algorithm) -> &'static str {
     }
 }
 
-/// Fits one restart per seed. With `--resume`, restarts saved in the run's checkpoint are
-/// kept as they are and a restart saved mid-way continues from its last saved iteration.
+/// Fits one restart per seed and returns them with the seconds spent fitting. With `--resume`,
+/// restarts saved in the run's checkpoint are kept as they are, a restart saved mid-way
+/// continues from its last saved iteration, and the seconds include the earlier processes'.
 fn run_restarts(
     params: &MixtureParams,
     blocks: &mut Blocks,
     ctx: &RunContext,
-) -> anyhow::Result<Vec<Restart>> {
+) -> anyhow::Result<(Vec<Restart>, f64)> {
     let name = objective_name(params.algorithm);
     // `seconds`: time since this process began the restart, initialization included.
     let header = ["seed", "iteration", name, "seconds"];
@@ -166,7 +165,7 @@ fn run_restarts(
         (checkpoint, log)
     } else {
         (
-            Checkpoint::new(blocks.ratings(), params.checkpoint_every),
+            Checkpoint::new(blocks.ratings(), params),
             MetricsLog::new(&ctx.run, &header),
         )
     };
@@ -225,7 +224,8 @@ fn run_restarts(
         checkpoint.finish_restart(&ctx.run, restart)?;
     }
     log.finish()?;
-    Ok(checkpoint.finished)
+    let seconds = checkpoint.total_fit_seconds();
+    Ok((checkpoint.finished, seconds))
 }
 
 /// Returns the restart with the largest log-likelihood (EM) or smallest cost (K-means); ties keep the
