@@ -106,7 +106,7 @@ fn run_in<F: Family>(
     let started = Instant::now();
     // A resume that fails must not turn a completed run's summary into a failed one: its
     // outputs on disk are still those of the completed run.
-    let keep_completed = resume && summary_says_completed(&run);
+    let keep_completed = resume && summary_is_completed(&run);
     let outcome = backend.device(experiment.seed).and_then(|device| {
         let ctx = RunContext {
             run: run.clone(),
@@ -135,7 +135,7 @@ fn run_in<F: Family>(
 }
 
 /// True when the run folder's `summary.json` records a completed run.
-fn summary_says_completed(run: &RunDir) -> bool {
+fn summary_is_completed(run: &RunDir) -> bool {
     std::fs::read(run.file("summary.json"))
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())

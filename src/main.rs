@@ -4,7 +4,7 @@ use clap::Parser;
 use trainlab::cli::{Cli, run};
 
 /// Tensor temporaries of several MiB are allocated and freed many times per pass. mimalloc
-/// keeps such pages for reuse; glibc's allocator returned them to the kernel and faulted them
+/// keeps such pages for reuse. glibc's allocator returned them to the kernel and faulted them
 /// in again, which took over half of a sparse EM pass.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

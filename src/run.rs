@@ -155,10 +155,10 @@ impl RunDir {
 /// How often `metrics.csv` is rewritten while rows keep coming.
 const METRICS_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// `metrics.csv`: one row per epoch or iteration. The file is rewritten atomically, so the
-/// copy on disk is always complete; it is rewritten at most once a second while rows arrive
-/// (an EM iteration on a small matrix takes milliseconds), by [`MetricsLog::finish`], and when
-/// the log is dropped, so an interrupted run keeps every row.
+/// `metrics.csv`: one row per epoch or iteration, rewritten atomically so the copy on disk is
+/// always complete. While rows arrive it is rewritten at most once a second, because an EM
+/// iteration on a small matrix takes milliseconds. [`MetricsLog::finish`] and dropping the log
+/// write the remaining rows, so an interrupted run keeps every row.
 pub struct MetricsLog {
     path: PathBuf,
     header: Vec<String>,
@@ -191,7 +191,7 @@ impl MetricsLog {
         Ok(log)
     }
 
-    /// Appends a row (values in header order); rewrites the file when a second has passed
+    /// Appends a row (values in header order) and rewrites the file when a second has passed
     /// since the last write.
     pub fn push(&mut self, values: &[f64]) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -236,7 +236,10 @@ impl Drop for MetricsLog {
         if self.written_rows < self.rows.len()
             && let Err(error) = self.write()
         {
-            tracing::warn!("cannot write {}: {error:#}", self.path.display());
+            tracing::warn!(
+                "failed to write {}: {error:#}; its last rows are missing",
+                self.path.display()
+            );
         }
     }
 }

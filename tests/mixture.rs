@@ -473,7 +473,7 @@ fn all_missing_matrix_rejected() {
 }
 
 #[test]
-fn kmeans_plus_plus_starts_one_row_in_each_far_cluster() {
+fn kmeans_plus_plus_spans_far_clusters() {
     // Three tight clusters of 40 users each, 100 rating points apart.
     let clusters = |missing_every: u32| {
         let mut rows = Vec::new();
@@ -564,7 +564,7 @@ fn fit_continues_exactly_from_a_saved_state() {
     assert_eq!(continued.mixture, whole.mixture);
 }
 
-/// Polls `checkpoint.json` until it holds a restart saved mid-way.
+/// Polls `checkpoint.json` until it contains a restart saved mid-way.
 fn wait_for_saved_restart(run: &Path, limit: std::time::Duration) -> Value {
     let started = std::time::Instant::now();
     while started.elapsed() < limit {

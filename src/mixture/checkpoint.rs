@@ -1,4 +1,4 @@
-//! Resumable mixture runs. `checkpoint.json` in the run folder holds every finished restart
+//! Resumable mixture runs. `checkpoint.json` in the run folder contains every finished restart
 //! and, for a restart that runs long, its state after the latest iteration. Each write
 //! replaces the file atomically, so a killed run leaves the previous complete checkpoint.
 
@@ -216,7 +216,7 @@ fn check_seed(position: usize, seed: u64, seeds: &[u64]) -> Result<(), String> {
     }
 }
 
-/// Checks a saved mixture's shape and values, since a hand-edited file can hold anything.
+/// Checks a saved mixture's shape and values, since a hand-edited file can contain anything.
 fn check_mixture(seed: u64, mixture: &GaussianMixture, k: usize, d: usize) -> Result<(), String> {
     if (mixture.k, mixture.d) != (k, d) {
         return Err(format!(

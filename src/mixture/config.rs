@@ -123,11 +123,11 @@ pub struct TrainSection {
     /// Users per block in each pass; 0 keeps the whole matrix in memory as one block.
     #[serde(default)]
     pub chunk_users: i64,
-    /// How blocks hold the ratings: `dense`, `sparse`, or `auto` (sparse when few entries
+    /// The block layout of the ratings: `dense`, `sparse`, or `auto` (sparse when few entries
     /// are observed).
     #[serde(default = "default_layout")]
     pub layout: String,
-    /// Seconds between checkpoints of a restart in progress; 0 saves after every iteration.
+    /// Seconds between checkpoints of a restart in progress. With 0, every iteration is saved.
     /// Finished restarts are always saved.
     #[serde(default = "default_checkpoint_seconds")]
     pub checkpoint_seconds: f64,

@@ -274,7 +274,7 @@ pub struct Restart {
     pub warnings: Vec<String>,
 }
 
-/// Where a restart stands between two iterations: enough to continue it exactly as if it had
+/// The state of a restart between two iterations: enough to continue it exactly as if it had
 /// never stopped, because each iteration depends only on the mixture and these counters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FitState {
@@ -304,7 +304,7 @@ impl FitState {
     }
 }
 
-/// What the iteration hook sees after each iteration.
+/// The progress report passed to the iteration hook after each iteration.
 pub struct Progress<'p> {
     pub iteration: usize,
     pub objective: f64,

@@ -27,8 +27,8 @@ pub struct Synthetic {
 ///
 /// Up to [`MAX_COMPLETE_ENTRIES`] entries every rating is drawn and the complete matrix is
 /// kept for RMSE. Above that only the observed ratings are drawn, which a matrix of the real
-/// Netflix shape (480,189 × 17,770, 98.8% missing) needs: drawing all 8.5 G entries would take
-/// minutes. The two paths use the random stream differently, so they give different matrices.
+/// Netflix shape (480,189 × 17,770, 98.8% missing) needs, because drawing all 8.5 G entries
+/// would take minutes (an estimate from three random draws per entry). The two paths use the random stream differently, so they give different matrices.
 pub fn sample(params: &SyntheticParams, seed: u64) -> Synthetic {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let truth = generating_mixture(params, &mut rng);

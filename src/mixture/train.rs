@@ -114,7 +114,7 @@ pub fn train(params: &MixtureParams, ctx: &RunContext) -> anyhow::Result<Metrics
 /// text file several more.
 const MAX_COMPLETED_ENTRIES: usize = 1 << 28;
 
-/// Refuses `output.completed_matrix` on a matrix too large to hold densely, before any fitting.
+/// Rejects `output.completed_matrix` on a matrix too large to hold densely, before any fitting.
 fn check_dense_outputs(params: &MixtureParams, ratings: &Ratings) -> anyhow::Result<()> {
     let entries = ratings.users.saturating_mul(ratings.items);
     if params.completed_matrix && entries > MAX_COMPLETED_ENTRIES {
