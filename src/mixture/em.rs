@@ -25,8 +25,8 @@ pub enum Layout {
 }
 
 /// The largest number of ratings in one [`Entries`] batch. Its `[batch, 2K]` temporaries stay
-/// near 12 MiB at K = 12. On 10 M synthetic ratings, batches of 2^18 made a pass about 20% slower than
-/// 2^16, and batches of 2^14 were no faster.
+/// near 12 MiB at K = 12. On 10 M synthetic ratings, batches of 2^18 made a pass about 20%
+/// slower than 2^16, and batches of 2^14 were no faster.
 pub const ENTRY_BATCH: usize = 1 << 16;
 
 /// Observed ratings in coordinate form, sorted by user.
